@@ -1,0 +1,94 @@
+"""Stages: the unit a recipe is made of.
+
+A stage is a pydantic config (validated before anything loads) plus a handler
+`fn(config, state: RunState) -> None` that changes `state` (usually `state.model`). Each stage
+module registers itself with `@register_stage("name", ConfigCls)`; `trimformer/stages/__init__.py`
+imports every stage module, one line each (PEFT's pattern). The runner saves, reloads and measures
+after every stage, so a handler only has to transform.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from trimformer.tasks import TaskSpec
+
+
+class StageConfig(BaseModel):
+    """Fields every stage has. Subclasses add their own; unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, description="Output folder name (default: the stage type, numbered if repeated).")
+    save: bool = Field(True, description="Write OUTPUT/<name>/ and measure it.")
+    training: dict[str, Any] = Field(
+        default_factory=dict, description="TrainingArguments overrides for this stage (merged over recipe.training)."
+    )
+
+    # What the stage needs / does to the weights, for order checks before anything loads.
+    needs_float_weights: ClassVar[bool] = False  # e.g. pruning, training the full model
+    makes_weights_nonfloat: ClassVar[bool] = False  # e.g. bitsandbytes 4-bit, torchao int8
+    trains: ClassVar[bool] = False
+
+
+StageFn = Callable[[Any, "RunState"], None]
+
+
+@dataclass
+class StageSpec:
+    name: str
+    config_cls: type[StageConfig]
+    fn: StageFn
+
+
+_STAGES: dict[str, StageSpec] = {}
+
+
+def register_stage(name: str, config_cls: type[StageConfig]) -> Callable[[StageFn], StageFn]:
+    def wrap(fn: StageFn) -> StageFn:
+        if name in _STAGES:
+            raise ValueError(f"stage '{name}' is already registered")
+        _STAGES[name] = StageSpec(name, config_cls, fn)
+        return fn
+
+    return wrap
+
+
+def get_stage(name: str) -> StageSpec | None:
+    return _STAGES.get(name)
+
+
+def stage_names() -> list[str]:
+    return sorted(_STAGES)
+
+
+@dataclass
+class RunState:
+    """Everything a stage may read or replace. The runner owns it; stages change fields in place."""
+
+    task: TaskSpec
+    output_dir: Path
+    model: Any = None  # the current student / artefact
+    tokenizer: Any = None
+    teacher: Any = None
+    teacher_tokenizer: Any = None
+    data: Any = None  # trimformer.data.TaskData: raw + tokenized splits, collator
+    training: dict[str, Any] = field(default_factory=dict)  # recipe-level TrainingArguments kwargs
+    seed: int = 42
+    # Set by stages for the report and the saver: e.g. {"runtime": "torchao", "compiled": True}.
+    stage_info: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # A stage may replace how its artefact is written (adapters, torchao, ONNX): fn(model, tokenizer, dir).
+    saver: Callable[[Any, Any, Path], None] | None = None
+    weights_nonfloat_since: str | None = None  # name of the stage that quantized the weights
+    history: list[str] = field(default_factory=list)
+
+    def training_args(self, overrides: dict[str, Any], output_dir: Path, **extra: Any) -> dict[str, Any]:
+        merged = {**self.training, **overrides, **extra}
+        merged.setdefault("seed", self.seed)
+        merged["output_dir"] = str(output_dir)
+        return merged
