@@ -1,0 +1,261 @@
+"""Data through `datasets`: Hub ids or local files (csv/tsv/json/jsonl/parquet, compressed too),
+column mapping, label names, a fixed-seed validation split, tokenization and collation.
+
+Every tokenized example keeps an `example_id` (its row in the training split) so teacher outputs
+can be cached and looked up by example, whatever order batches come in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import datasets
+import torch
+from transformers import DataCollatorForLanguageModeling, DataCollatorForTokenClassification, DataCollatorWithPadding
+
+from trimformer.loading import resolve_path
+from trimformer.tasks import TaskSpec
+
+LOCAL_FORMATS = {".csv": "csv", ".tsv": "tsv", ".json": "json", ".jsonl": "jsonl", ".parquet": "parquet"}
+COMPRESSIONS = (".bz2", ".gz", ".xz", ".zst", ".zip")
+UNLABELLED = -100
+
+
+@dataclass
+class DataSettings:
+    path: str
+    name: str | None = None
+    train_split: str = "train"
+    eval_split: str | None = None
+    eval_fraction: float = 0.1
+    text_column: str = "text"
+    text_pair_column: str | None = None
+    label_column: str = "label"
+    label_names: list[str] | None = None
+    filter: dict[str, list[Any]] = field(default_factory=dict)
+    dedupe: bool = True
+    max_length: int = 128
+    max_train_samples: int | None = None
+    max_eval_samples: int | None = None
+    unlabeled_path: str | None = None
+
+
+def local_format(path: str) -> str | None:
+    p = Path(path)
+    suffixes = [s.lower() for s in p.suffixes]
+    while suffixes and suffixes[-1] in COMPRESSIONS:
+        suffixes.pop()
+    return LOCAL_FORMATS.get(suffixes[-1]) if suffixes else None
+
+
+def read_local(path: str) -> datasets.Dataset:
+    """pandas reads every compression by extension; datasets' own csv builder does not."""
+    import pandas as pd
+
+    fmt = local_format(path)
+    if fmt in ("csv", "tsv"):
+        frame = pd.read_csv(path, sep="\t" if fmt == "tsv" else ",")
+    elif fmt in ("json", "jsonl"):
+        frame = pd.read_json(path, lines=fmt == "jsonl" or None)
+    elif fmt == "parquet":
+        frame = pd.read_parquet(path)
+    else:
+        raise ValueError(
+            f"data.path {path}: unknown file type; use .csv/.tsv/.json/.jsonl/.parquet (optionally .gz/.bz2/.xz)"
+        )
+    return datasets.Dataset.from_pandas(frame, preserve_index=False)
+
+
+def load_raw(settings: DataSettings, seed: int) -> datasets.DatasetDict:
+    """Train and eval splits with filters, de-duplication and sample caps applied."""
+    path = resolve_path(settings.path)
+    if Path(path).is_file():
+        train, evaluation = read_local(path), None
+    else:
+        loaded = datasets.load_dataset(path, settings.name)
+        train = loaded[settings.train_split]
+        evaluation = loaded[settings.eval_split] if settings.eval_split else None
+    train = _clean(train, settings)
+    if evaluation is None:
+        split = train.train_test_split(test_size=settings.eval_fraction, seed=seed)
+        train, evaluation = split["train"], split["test"]
+    else:
+        evaluation = _clean(evaluation, settings)
+    if settings.max_train_samples:
+        train = train.shuffle(seed=seed).select(range(min(settings.max_train_samples, len(train))))
+    if settings.max_eval_samples:
+        evaluation = evaluation.shuffle(seed=seed).select(range(min(settings.max_eval_samples, len(evaluation))))
+    return datasets.DatasetDict(train=train, validation=evaluation)
+
+
+def _clean(ds: datasets.Dataset, s: DataSettings) -> datasets.Dataset:
+    for column, allowed in s.filter.items():
+        ds = ds.filter(lambda v, c=column, keep=frozenset(allowed): v[c] in keep)
+    if s.text_column in ds.column_names and ds.features[s.text_column].dtype == "string":
+        ds = ds.filter(lambda v: isinstance(v[s.text_column], str) and v[s.text_column].strip() != "")
+        if s.dedupe:
+            seen: set[str] = set()
+            keep_rows = []
+            for i, text in enumerate(ds[s.text_column]):
+                if text not in seen:
+                    seen.add(text)
+                    keep_rows.append(i)
+            ds = ds.select(keep_rows)
+    return ds
+
+
+def infer_task(task_name: str, raw: datasets.DatasetDict, s: DataSettings, regression: bool | None) -> TaskSpec:
+    """Label names: from a ClassLabel feature, the recipe, or the sorted distinct values."""
+    if task_name == "masked-lm":
+        return TaskSpec(task_name)
+    feature = raw["train"].features[s.label_column]
+    if task_name == "token-classification":
+        inner = getattr(feature, "feature", None)
+        if s.label_names:
+            names = tuple(s.label_names)
+        elif isinstance(inner, datasets.ClassLabel):
+            names = tuple(inner.names)
+        else:
+            names = tuple(sorted({t for row in raw["train"][s.label_column] for t in row}))
+        return TaskSpec(task_name, len(names), tuple(str(n) for n in names))
+    if regression or (regression is None and getattr(feature, "dtype", "") in ("float32", "float64")):
+        return TaskSpec(task_name, 1, (), regression=True)
+    if s.label_names:
+        names = tuple(s.label_names)
+    elif isinstance(feature, datasets.ClassLabel):
+        names = tuple(feature.names)
+    else:
+        names = tuple(str(v) for v in sorted({v for v in raw["train"][s.label_column] if v is not None}))
+    return TaskSpec(task_name, len(names), names)
+
+
+def _label_encoder(task: TaskSpec, feature: Any):
+    if task.regression:
+        return lambda v: float("nan") if v is None else float(v)
+    if isinstance(feature, datasets.ClassLabel) or getattr(feature, "dtype", "").startswith("int"):
+        return lambda v: UNLABELLED if v is None or v == -1 else int(v)
+    index = {name: i for i, name in enumerate(task.label_names)}
+    return lambda v: UNLABELLED if v is None else index[str(v)]
+
+
+def tokenize(
+    ds: datasets.Dataset,
+    task: TaskSpec,
+    s: DataSettings,
+    tokenizer: Any,
+    teacher_tokenizer: Any = None,
+    labelled: bool = True,
+) -> datasets.Dataset:
+    """Model-ready columns plus `example_id`; with a teacher tokenizer also `teacher_*` columns."""
+    ds = ds.map(lambda _, i: {"example_id": i}, with_indices=True)
+    has_labels = labelled and s.label_column in ds.column_names and task.name != "masked-lm"
+    encode_label = _label_encoder(task, ds.features[s.label_column]) if has_labels else None
+
+    def encode(batch: dict) -> dict:
+        if task.name == "token-classification":
+            return _encode_tokens(batch, s, tokenizer, encode_label)
+        texts = (batch[s.text_column],) + ((batch[s.text_pair_column],) if s.text_pair_column else ())
+        out = dict(tokenizer(*texts, truncation=True, max_length=s.max_length))
+        if teacher_tokenizer is not None:
+            for k, v in teacher_tokenizer(*texts, truncation=True, max_length=s.max_length).items():
+                out[f"teacher_{k}"] = v
+        if task.name != "masked-lm":
+            out["labels"] = (
+                [encode_label(v) for v in batch[s.label_column]]
+                if has_labels
+                else [float("nan") if task.regression else UNLABELLED] * len(batch[s.text_column])
+            )
+        out["example_id"] = batch["example_id"]
+        return out
+
+    return ds.map(encode, batched=True, remove_columns=ds.column_names, desc="tokenize")
+
+
+def _encode_tokens(batch: dict, s: DataSettings, tokenizer: Any, encode_label) -> dict:
+    """Words -> sub-tokens; the label goes to each word's first sub-token, -100 elsewhere."""
+    out = dict(tokenizer(batch[s.text_column], is_split_into_words=True, truncation=True, max_length=s.max_length))
+    labels = []
+    for row in range(len(batch[s.text_column])):
+        word_ids = out_word_ids(tokenizer, out, row)
+        tags = batch[s.label_column][row] if encode_label else None
+        previous, row_labels = None, []
+        for w in word_ids:
+            if w is None or w == previous or tags is None:
+                row_labels.append(UNLABELLED)
+            else:
+                row_labels.append(encode_label(tags[w]))
+            previous = w
+        labels.append(row_labels)
+    out.pop("offset_mapping", None)
+    out = {k: v for k, v in out.items()}
+    out["labels"] = labels
+    out["example_id"] = batch["example_id"]
+    return out
+
+
+def out_word_ids(tokenizer: Any, encoding: Any, row: int) -> list[int | None]:
+    return encoding.word_ids(row) if hasattr(encoding, "word_ids") else tokenizer(row).word_ids()
+
+
+class DistillationCollator:
+    """Pads student and teacher fields separately (they may come from different tokenizers) and
+    passes `example_id` through; MLM masking happens here so teacher and student see one mask."""
+
+    def __init__(self, tokenizer: Any, task: TaskSpec, teacher_tokenizer: Any = None, mlm_probability: float = 0.15):
+        self.task = task
+        if task.name == "token-classification":
+            self.student = DataCollatorForTokenClassification(tokenizer)
+        elif task.name == "masked-lm":
+            self.student = DataCollatorForLanguageModeling(tokenizer, mlm_probability=mlm_probability)
+        else:
+            self.student = DataCollatorWithPadding(tokenizer)
+        self.teacher = DataCollatorWithPadding(teacher_tokenizer) if teacher_tokenizer is not None else None
+
+    def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
+        teacher_keys = [k for k in features[0] if k.startswith("teacher_")]
+        ids = torch.tensor([f["example_id"] for f in features], dtype=torch.long)
+        student_feats = [{k: v for k, v in f.items() if k != "example_id" and k not in teacher_keys} for f in features]
+        if self.task.regression:
+            for f in student_feats:
+                f["labels"] = float(f["labels"])
+        batch = dict(self.student(student_feats))
+        if self.task.regression and "labels" in batch:
+            batch["labels"] = batch["labels"].float()
+        if teacher_keys and self.teacher is not None:
+            t_feats = [{k[len("teacher_") :]: f[k] for k in teacher_keys} for f in features]
+            for k, v in self.teacher(t_feats).items():
+                batch[f"teacher_{k}"] = v
+        batch["example_id"] = ids
+        return batch
+
+
+@dataclass
+class TaskData:
+    """Raw and tokenized splits for a run, plus the collator that batches them."""
+
+    settings: DataSettings
+    task: TaskSpec
+    raw_train: datasets.Dataset
+    raw_eval: datasets.Dataset
+    train: datasets.Dataset
+    eval: datasets.Dataset
+    collator: DistillationCollator
+
+    @property
+    def text_column(self) -> str:
+        return self.settings.text_column
+
+
+def prepare(
+    raw: datasets.DatasetDict, task: TaskSpec, s: DataSettings, tokenizer: Any, teacher_tokenizer: Any = None
+) -> TaskData:
+    train = tokenize(raw["train"], task, s, tokenizer, teacher_tokenizer)
+    evaluation = tokenize(raw["validation"], task, s, tokenizer, teacher_tokenizer)
+    collator = DistillationCollator(tokenizer, task, teacher_tokenizer)
+    return TaskData(s, task, raw["train"], raw["validation"], train, evaluation, collator)
+
+
+def tokenizers_match(a: Any, b: Any) -> bool:
+    return a is b or (type(a) is type(b) and a.get_vocab() == b.get_vocab())

@@ -1,0 +1,241 @@
+"""`DistillationTrainer`: a `transformers.Trainer` that distils a teacher into a student.
+
+Loss = alpha_task * task + alpha_kd * KD(T) + alpha_hidden * hidden + alpha_attention * attention,
+each term logged on its own. Examples without a label (-100 / NaN) learn from the teacher only.
+Technique configs passed as `compression=[...]` (head pruning, LoRA, ...) are applied to the
+student before training, through the same registry the recipe stages use.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from transformers import AutoModelForSequenceClassification, Trainer
+
+from trimformer.compress import Calibration, compress_
+from trimformer.config import DistillationConfig
+from trimformer.distill.layer_map import build_layer_map
+from trimformer.distill.losses import attention_loss, hidden_state_loss, kd_loss, regression_kd_loss, task_loss
+from trimformer.distill.teacher_cache import TeacherLogitCache, cache_key, model_fingerprint
+from trimformer.loading import resolve_path
+
+TEACHER_PREFIX = "teacher_"
+
+
+class HiddenProjector(nn.Module):
+    """Learned maps from student width to teacher width, one per mapped layer (identity if equal)."""
+
+    def __init__(self, student_width: int, teacher_width: int, count: int):
+        super().__init__()
+        same = student_width == teacher_width
+        self.maps = nn.ModuleList(
+            [nn.Identity() if same else nn.Linear(student_width, teacher_width) for _ in range(count)]
+        )
+
+    def forward(self, states: list[torch.Tensor]) -> list[torch.Tensor]:
+        return [m(s) for m, s in zip(self.maps, states)]
+
+
+class DistillationTrainer(Trainer):
+    def __init__(
+        self,
+        model: nn.Module | str | None = None,
+        teacher_model: nn.Module | str | None = None,
+        args: DistillationConfig | None = None,
+        compression: list[Any] | None = None,
+        regression: bool | None = None,
+        **kwargs: Any,
+    ):
+        if args is None:
+            args = DistillationConfig(output_dir="trimformer-output")
+        if not isinstance(args, DistillationConfig):
+            raise TypeError("args must be a DistillationConfig (TrainingArguments plus the distillation settings)")
+        # Our batches carry example_id and teacher_* columns the model's forward does not take.
+        args.remove_unused_columns = False
+        if isinstance(model, str):
+            model = AutoModelForSequenceClassification.from_pretrained(resolve_path(model))
+        if isinstance(teacher_model, str):
+            teacher_model = AutoModelForSequenceClassification.from_pretrained(resolve_path(teacher_model))
+        needs_teacher = args.alpha_kd > 0 or args.alpha_hidden > 0 or args.alpha_attention > 0
+        if needs_teacher and teacher_model is None:
+            raise ValueError("teacher_model is required when alpha_kd, alpha_hidden or alpha_attention > 0")
+        if compression:
+            model = self._compress(model, compression, kwargs)
+        if args.alpha_attention > 0:
+            # Attention probabilities are only returned by the eager implementation.
+            for m in (model, teacher_model):
+                m.set_attn_implementation("eager")
+        super().__init__(model=model, args=args, **kwargs)
+        # Our loss is a per-batch mean that ignores num_items_in_batch: let Trainer divide by the
+        # accumulation steps itself, so 4x8 accumulated equals one batch of 32 (as TRL's GKD does).
+        self.model_accepts_loss_kwargs = False
+        self.regression = (
+            regression if regression is not None else getattr(model.config, "problem_type", None) == "regression"
+        )
+        self.teacher = None
+        if teacher_model is not None:
+            if args.teacher_dtype:
+                teacher_model = teacher_model.to(getattr(torch, args.teacher_dtype))
+            teacher_model.requires_grad_(False)
+            self.teacher = self.accelerator.prepare_model(teacher_model, evaluation_mode=True)
+            self.teacher.eval()
+            self._check_labels_agree(model, teacher_model)
+        self.layer_pairs: list[tuple[int, int]] = []
+        self.projector: nn.Module | None = None
+        if args.alpha_hidden > 0:
+            s_cfg, t_cfg = model.config, teacher_model.config
+            self.layer_pairs = build_layer_map(args.layer_map, s_cfg.num_hidden_layers, t_cfg.num_hidden_layers)
+            projector = HiddenProjector(s_cfg.hidden_size, t_cfg.hidden_size, len(self.layer_pairs))
+            self.projector = self.accelerator.prepare_model(projector.to(self.args.device))
+        if args.alpha_attention > 0 and model.config.num_attention_heads != teacher_model.config.num_attention_heads:
+            raise ValueError(
+                f"alpha_attention needs equal head counts (student {model.config.num_attention_heads}, teacher "
+                f"{teacher_model.config.num_attention_heads}); set alpha_attention to 0"
+            )
+        self._terms: dict[str, list[float]] = defaultdict(list)
+        self._cache: TeacherLogitCache | None = None
+
+    # -- setup helpers -------------------------------------------------------------------------
+    def _compress(self, model: nn.Module, configs: list[Any], kwargs: dict) -> nn.Module:
+        calibration = None
+        dataset, collator = kwargs.get("train_dataset"), kwargs.get("data_collator")
+        if dataset is not None and collator is not None:
+            loader = DataLoader(dataset, batch_size=16, collate_fn=collator)
+            batches = []
+            for batch in loader:
+                batches.append({k: v for k, v in batch.items() if k != "example_id" and not k.startswith("teacher_")})
+                if len(batches) == 4:
+                    break
+            calibration = Calibration(batches=batches, tokenizer=kwargs.get("processing_class"))
+        for config in configs:
+            model = compress_(model, config, calibration)
+        return model
+
+    @staticmethod
+    def _check_labels_agree(student: nn.Module, teacher: nn.Module) -> None:
+        s, t = student.config, teacher.config
+        if getattr(s, "num_labels", None) != getattr(t, "num_labels", None) and not hasattr(s, "vocab_size"):
+            raise ValueError(f"student has {s.num_labels} labels, teacher {t.num_labels}: they must agree")
+        s_names, t_names = getattr(s, "id2label", None), getattr(t, "id2label", None)
+        generic = {i: f"LABEL_{i}" for i in range(getattr(t, "num_labels", 0))}
+        if s_names and t_names and s_names != t_names and generic not in (s_names, t_names):
+            raise ValueError(f"student labels {s_names} differ from the teacher's {t_names}: they must agree")
+
+    def create_optimizer(self, model=None):
+        optimizer = super().create_optimizer(model) if model is not None else super().create_optimizer()
+        if self.projector is not None and any(p.requires_grad for p in self.projector.parameters()):
+            optimizer.add_param_group({"params": list(self.projector.parameters()), "weight_decay": 0.0})
+        return optimizer
+
+    def train(self, *args: Any, **kwargs: Any):
+        if self.args.teacher_cache and self.teacher is not None and self.args.alpha_kd > 0:
+            self._cache = self._build_cache()
+        return super().train(*args, **kwargs)
+
+    def _build_cache(self) -> TeacherLogitCache:
+        dataset = self.train_dataset
+        if "example_id" not in dataset.column_names:
+            raise ValueError("teacher_cache needs an 'example_id' column in train_dataset (trimformer.data adds it)")
+        loader = DataLoader(dataset, batch_size=self.args.per_device_eval_batch_size, collate_fn=self.data_collator)
+        fingerprint = getattr(dataset, "_fingerprint", None) or str(len(dataset))
+        max_length = getattr(self.processing_class, "model_max_length", None)
+        key = cache_key(fingerprint, model_fingerprint(self.accelerator.unwrap_model(self.teacher)), max_length)
+        cache_dir = Path(self.args.teacher_cache_dir or Path(self.args.output_dir) / ".teacher_cache")
+        # Every process computes the same cache; only the main one writes the file.
+        path = cache_dir / f"logits-{key}.safetensors" if self.accelerator.is_main_process else None
+        num = int(max(dataset["example_id"])) + 1
+
+        def run(batch):
+            return self._teacher_forward(batch, want_hidden=False, want_attn=False).logits
+
+        return TeacherLogitCache.build(run, loader, num, path, show_progress=self.accelerator.is_main_process)
+
+    # -- the loss ------------------------------------------------------------------------------
+    def _split_inputs(self, inputs: dict) -> tuple[dict, dict]:
+        student = {k: v for k, v in inputs.items() if not k.startswith(TEACHER_PREFIX)}
+        teacher = {k[len(TEACHER_PREFIX) :]: v for k, v in inputs.items() if k.startswith(TEACHER_PREFIX)}
+        return student, teacher
+
+    @torch.no_grad()
+    def _teacher_forward(self, batch: dict, want_hidden: bool, want_attn: bool):
+        student_inputs, teacher_inputs = self._split_inputs(batch)
+        feed = teacher_inputs or {k: v for k, v in student_inputs.items() if k not in ("labels", "example_id")}
+        device = next(self.teacher.parameters()).device
+        feed = {k: v.to(device) for k, v in feed.items()}
+        kwargs = {}
+        if want_hidden:
+            kwargs["output_hidden_states"] = True
+        if want_attn:
+            kwargs["output_attentions"] = True
+        return self.teacher(**feed, **kwargs)
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        inputs = dict(inputs)
+        labels = inputs.pop("labels", None)
+        example_ids = inputs.pop("example_id", None)
+        student_inputs, _ = self._split_inputs(inputs)
+        args = self.args
+        training = model.training
+        want_hidden = training and args.alpha_hidden > 0
+        want_attn = training and args.alpha_attention > 0
+        extra = {}
+        if want_hidden:
+            extra["output_hidden_states"] = True
+        if want_attn:
+            extra["output_attentions"] = True
+        outputs = model(**student_inputs, **extra)
+        logits = outputs.logits
+        terms: dict[str, torch.Tensor] = {}
+        if labels is not None:
+            terms["task"] = task_loss(logits, labels, self.regression)
+        if not training:
+            # Evaluation reports the task loss (and perplexity for MLM) of the student alone.
+            loss = terms.get("task", logits.sum() * 0.0)
+            return (loss, outputs) if return_outputs else loss
+        if self.teacher is not None and (args.alpha_kd > 0 or want_hidden or want_attn):
+            teacher_logits, teacher_out = None, None
+            if self._cache is not None and example_ids is not None and not (want_hidden or want_attn):
+                teacher_logits = self._cache.lookup(example_ids).to(logits.device)
+            else:
+                teacher_out = self._teacher_forward(inputs, want_hidden, want_attn)
+                teacher_logits = teacher_out.logits
+            if args.alpha_kd > 0:
+                if self.regression:
+                    terms["kd"] = regression_kd_loss(logits, teacher_logits)
+                else:
+                    mask = student_inputs.get("attention_mask") if logits.dim() == 3 else None
+                    terms["kd"] = kd_loss(logits, teacher_logits, args.temperature, mask)
+            mask = student_inputs.get("attention_mask")
+            if want_hidden:
+                s_states = [outputs.hidden_states[s] for s, _ in self.layer_pairs]
+                t_states = [teacher_out.hidden_states[t] for _, t in self.layer_pairs]
+                projected = self.projector(s_states)
+                terms["hidden"] = torch.stack(
+                    [hidden_state_loss(p, t, mask, args.hidden_loss) for p, t in zip(projected, t_states)]
+                ).mean()
+            if want_attn:
+                pairs = [(s - 1, t - 1) for s, t in self.layer_pairs if s > 0 and t > 0]
+                terms["attention"] = torch.stack(
+                    [attention_loss(outputs.attentions[s], teacher_out.attentions[t], mask) for s, t in pairs]
+                ).mean()
+        weights = {"task": args.alpha_task, "kd": args.alpha_kd, "hidden": args.alpha_hidden}
+        weights["attention"] = args.alpha_attention
+        loss = sum(weights[name] * value for name, value in terms.items() if weights[name] > 0)
+        if not torch.is_tensor(loss):
+            loss = logits.sum() * 0.0
+        for name, value in terms.items():
+            self._terms[name].append(value.detach().float().item())
+        return (loss, outputs) if return_outputs else loss
+
+    def log(self, logs: dict[str, float], *args: Any, **kwargs: Any) -> None:
+        if self._terms and "loss" in logs:
+            for name, values in self._terms.items():
+                local = torch.tensor(sum(values) / len(values), device=self.args.device)
+                logs[f"loss_{name}"] = round(self.accelerator.gather_for_metrics(local).mean().item(), 6)
+            self._terms.clear()
+        super().log(logs, *args, **kwargs)
