@@ -1,0 +1,367 @@
+"""Model card for one stage of a run, built from `report.json` with huggingface_hub's `ModelCard`.
+
+    card = build_card(report, stage="distill", repo_id="me/minilm-distilled", output_dir="OUTPUT")
+    card.save("OUTPUT/distill/README.md")
+
+Metadata follows the Hub's model-card spec: `base_model` only when the teacher is a Hub id,
+`base_model_relation` from the four values the Hub accepts (adapter, merge, quantized, finetune),
+`model-index` from the measured metrics. The body is rendered from `model_cards/default.md`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+from trimformer.loading import PACKAGE_PREFIX
+from trimformer.report_table import (
+    FRACTION_METRICS,
+    main_metric,
+    markdown_table,
+    metric_value,
+    stage_ratios,
+    stages_of,
+)
+
+TEMPLATE_NAME = "default.md"
+RERUN_COMMAND = "trimformer run recipe.yaml"
+PIPELINE_TAGS = {
+    "sequence-classification": "text-classification",
+    "token-classification": "token-classification",
+    "masked-lm": "fill-mask",
+}
+AUTO_CLASSES = {
+    "sequence-classification": "AutoModelForSequenceClassification",
+    "token-classification": "AutoModelForTokenClassification",
+    "masked-lm": "AutoModelForMaskedLM",
+}
+# Stage type keyword -> Hub tag. Matched as substrings so "prune_heads", "quantize_int8", ... all map.
+STAGE_TAGS = {"distill": "distillation", "prune": "pruning", "quant": "quantization", "lora": "lora"}
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+_SECRET_KEYS = re.compile(r"token|secret|password|api_key", re.IGNORECASE)
+
+
+class CardError(ValueError):
+    """A report that cannot be turned into a card; the message names the field and the fix."""
+
+
+def is_hub_id(ref: Any) -> bool:
+    """True for `bert-base-uncased` / `org/name`; False for local paths and `package:` references."""
+    if not isinstance(ref, str) or ref.startswith((PACKAGE_PREFIX, ".", "/", "~")) or Path(ref).expanduser().exists():
+        return False
+    return bool(_HUB_ID.match(ref)) and not ref.endswith((".csv", ".json", ".jsonl", ".parquet", ".txt", ".bz2"))
+
+
+def select_stage(report: dict[str, Any], stage: str | None) -> dict[str, Any]:
+    """The report entry of `stage` (default: the last stage that was saved)."""
+    stages = stages_of(report)
+    if not stages:
+        raise CardError("report.json: 'models' has no stage entries; run the recipe to completion first")
+    if stage is None:
+        return stages[-1]
+    for model in stages:
+        if model.get("name") == stage:
+            return model
+    known = ", ".join(str(m.get("name")) for m in stages)
+    raise CardError(f"stage '{stage}' is not in report.json (known: {known}); pass --stage with one of them")
+
+
+def resolve_artefact(model: dict[str, Any], output_dir: str | Path | None) -> Path | None:
+    """The stage folder on disk: the report's path, or OUTPUT/<basename> when the run folder was moved."""
+    raw = model.get("path")
+    candidates = [Path(raw)] if raw else []
+    if output_dir is not None:
+        candidates.append(Path(output_dir) / Path(raw or str(model.get("name", ""))).name)
+    return next((p for p in candidates if p.is_dir()), None)
+
+
+def artefact_kind(folder: Path | None) -> str:
+    """'adapter' (PEFT folder), 'trimformer' (config.trimformer set) or 'transformers'."""
+    if folder is None:
+        return "transformers"
+    if (folder / "adapter_config.json").is_file():
+        return "adapter"
+    config = _read_json(folder / "config.json")
+    return "trimformer" if isinstance(config.get("trimformer"), dict) else "transformers"
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def scrub_secrets(value: Any) -> Any:
+    """Drop token-like keys at any depth: a recipe may carry `hub.token`; it must never reach a card."""
+    if isinstance(value, dict):
+        return {k: scrub_secrets(v) for k, v in value.items() if not _SECRET_KEYS.search(str(k))}
+    if isinstance(value, list):
+        return [scrub_secrets(v) for v in value]
+    return value
+
+
+def _stage_tags(types: list[str]) -> list[str]:
+    tags = ["trimformer", "model-compression"]
+    for stage_type in types:
+        tags += [tag for key, tag in STAGE_TAGS.items() if key in stage_type.lower()]
+    return list(dict.fromkeys(tags))
+
+
+def _relation(types: list[str], kind: str) -> str:
+    if kind == "adapter":
+        return "adapter"
+    if types and all("quant" in t.lower() for t in types):
+        return "quantized"
+    return "finetune"  # any training or pruning changed the weights
+
+
+def _recipe_stages_until(report: dict[str, Any], model: dict[str, Any]) -> list[dict[str, Any]]:
+    """Recipe stages that produced `model`: up to the one whose name (or type) matches it."""
+    stages = [s for s in (report.get("recipe") or {}).get("stages") or [] if isinstance(s, dict)]
+    target = model.get("name")
+    for i, stage in enumerate(stages):
+        if stage.get("name", stage.get("type")) == target:
+            return stages[: i + 1]
+    return stages
+
+
+def _settings(stage: dict[str, Any]) -> str:
+    parts = []
+    for key, value in stage.items():
+        if key in ("type", "name") or value in (None, {}, []):
+            continue
+        text = json.dumps(value, default=str) if isinstance(value, dict | list) else str(value)
+        parts.append(f"`{key}={text if len(text) <= 80 else text[:77] + '...'}`")
+    return ", ".join(parts)
+
+
+def _dataset(recipe: dict[str, Any]) -> tuple[str | None, str, str | None, str | None]:
+    """(hub dataset id or None, pretty name, config, split) from recipe.data."""
+    data = recipe.get("data") or {}
+    path, name = data.get("path"), data.get("name")
+    split = data.get("eval_split") or data.get("validation_split") or data.get("split")
+    hub_id = path if is_hub_id(path) else None
+    pretty = " / ".join(str(x) for x in (path and Path(str(path)).name, name) if x) or "local data"
+    return hub_id, pretty, (name if hub_id else None), split
+
+
+def _eval_results(report: dict[str, Any], model: dict[str, Any], pipeline_tag: str) -> list[EvalResult]:
+    hub_id, pretty, config, split = _dataset(report.get("recipe") or {})
+    results = []
+    for key, value in (model.get("metrics") or {}).items():
+        if not isinstance(value, int | float) or isinstance(value, bool) or _is_bookkeeping(key):
+            continue
+        results.append(
+            EvalResult(
+                task_type=pipeline_tag,
+                dataset_type=hub_id or re.sub(r"[^\w.-]+", "_", pretty).strip("_") or "local",
+                dataset_name=pretty,
+                dataset_config=config,
+                dataset_split=split,
+                metric_type=key.removeprefix("eval_"),
+                metric_value=round(float(value), 6),
+            )
+        )
+    return results
+
+
+def _is_bookkeeping(key: str) -> bool:
+    return any(word in key for word in ("runtime", "per_second", "epoch", "steps"))
+
+
+def load_snippet(kind: str, task: str, ref: str, base_ref: str | None = None) -> str:
+    """The exact code to load and run the artefact (`ref` = repo id or local folder)."""
+    auto = AUTO_CLASSES.get(task, "AutoModel")
+    example = {
+        "masked-lm": 'inputs = tokenizer(f"The movie was {tokenizer.mask_token}.", return_tensors="pt")',
+    }.get(task, 'inputs = tokenizer(["A gripping, beautifully shot film."], return_tensors="pt")')
+    run = ["with torch.no_grad():", "    logits = model(**inputs).logits", "print(logits.argmax(-1))"]
+    if kind == "adapter":
+        base = base_ref or "BASE_MODEL_PATH  # the base model this adapter was trained on"
+        head = [
+            "import torch",
+            "from peft import PeftModel",
+            f"from transformers import {auto}, AutoTokenizer",
+            "",
+            f'base = {auto}.from_pretrained("{base}")' if base_ref else f"base = {auto}.from_pretrained({base})",
+            f'model = PeftModel.from_pretrained(base, "{ref}").eval()',
+            f'tokenizer = AutoTokenizer.from_pretrained("{ref}")',
+        ]
+    elif kind == "trimformer":
+        head = [
+            "import torch",
+            "from huggingface_hub import snapshot_download",
+            "from transformers import AutoTokenizer",
+            "from trimformer.loading import load_model",
+            "",
+            f'path = snapshot_download("{ref}")' if is_hub_id(ref) else f'path = "{ref}"',
+            "model = load_model(path).eval()",
+            "tokenizer = AutoTokenizer.from_pretrained(path)",
+        ]
+    else:
+        head = [
+            "import torch",
+            f"from transformers import {auto}, AutoTokenizer",
+            "",
+            f'model = {auto}.from_pretrained("{ref}").eval()',
+            f'tokenizer = AutoTokenizer.from_pretrained("{ref}")',
+        ]
+    return "\n".join(head + [example] + run)
+
+
+def _adapter_base(folder: Path | None, teacher_ref: Any) -> str | None:
+    """Hub id of the model an adapter applies to (adapter_config first, then the teacher)."""
+    config = _read_json(folder / "adapter_config.json") if folder else {}
+    for ref in (config.get("base_model_name_or_path"), teacher_ref):
+        if is_hub_id(ref):
+            return ref
+    return None
+
+
+def _eval_md(report: dict[str, Any], model: dict[str, Any]) -> str:
+    recipe = report.get("recipe") or {}
+    _, pretty, _, split = _dataset(recipe)
+    env = report.get("environment") or {}
+    metric = main_metric(report)
+    value = metric_value(model, metric)
+    lines = [
+        f"- Data: {pretty}{f' (split `{split}`)' if split else ''}; main metric `{metric}`"
+        f"{f' = {value:.4f}' if value is not None else ''}.",
+        "- Every model was saved, reloaded from disk and then measured, so the numbers describe the files "
+        "in this repository, not the in-memory model.",
+        "- Latency: forward pass at batch 1 and batch 32 on "
+        + ", ".join(f"{k}={v}" for k, v in env.items() if isinstance(v, str | int | float))
+        + ".",
+    ]
+    info = model.get("info") or {}
+    if info:
+        lines.append("- Artefact: " + ", ".join(f"{k}={v}" for k, v in info.items()) + ".")
+    return "\n".join(lines)
+
+
+def _limitations(kind: str, types: list[str], model: dict[str, Any]) -> list[str]:
+    items = [
+        "Measured on one dataset and one machine: re-check accuracy and latency on your data and hardware.",
+        "A compressed model inherits the teacher's biases and failure modes and may amplify them on rare inputs.",
+    ]
+    if kind == "trimformer":
+        items.append(
+            "The architecture was changed in ways plain transformers cannot rebuild: load it with trimformer."
+        )
+    if kind == "adapter":
+        items.append("This is an adapter: it needs its base model and the `peft` library.")
+    if any("quant" in t.lower() for t in types):
+        runtime = (model.get("info") or {}).get("runtime")
+        items.append(
+            f"Quantized weights{f' (runtime: {runtime})' if runtime else ''}: "
+            "speed-ups depend on the CPU/GPU kernels available."
+        )
+    return items
+
+
+def find_template() -> Path:
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_data" / "model_cards" / TEMPLATE_NAME, here.parent / "model_cards" / TEMPLATE_NAME):
+        if candidate.is_file():
+            return candidate
+    raise CardError(f"model card template {TEMPLATE_NAME} not found; reinstall trimformer (pip install -e .)")
+
+
+def build_card(
+    report: dict[str, Any],
+    stage: str | None = None,
+    repo_id: str | None = None,
+    *,
+    output_dir: str | Path | None = None,
+    plot_file: str | None = "tradeoff.png",
+) -> ModelCard:
+    """Card for `stage` (default: last). `repo_id` goes into the load code; without it the local folder does.
+
+    `plot_file` is the plot's path relative to the README (`../tradeoff.png` for OUTPUT/<stage>/README.md).
+    """
+    model = select_stage(report, stage)
+    recipe = scrub_secrets(report.get("recipe") or {})
+    task = str(report.get("task") or recipe.get("task") or "sequence-classification")
+    folder = resolve_artefact(model, output_dir)
+    kind = artefact_kind(folder)
+    recipe_stages = _recipe_stages_until(report, model)
+    types = [str(s.get("type", "")) for s in recipe_stages] or [str(model.get("stage_type") or "")]
+    teacher_ref = (recipe.get("teacher") or {}).get("model")
+    base = (
+        _adapter_base(folder, teacher_ref) if kind == "adapter" else (teacher_ref if is_hub_id(teacher_ref) else None)
+    )
+    pipeline_tag = PIPELINE_TAGS.get(task, "feature-extraction")
+    hub = recipe.get("hub") or {}
+    name = (repo_id or "").split("/")[-1] or f"{recipe.get('name', 'trimformer')}-{model.get('name')}"
+    metrics = [main_metric(report)] + [
+        k for k in (model.get("metrics") or {}) if k in FRACTION_METRICS | {"perplexity"} and k != main_metric(report)
+    ]
+    data = ModelCardData(
+        base_model=base,
+        datasets=[_dataset(recipe)[0]] if _dataset(recipe)[0] else None,
+        library_name="peft" if kind == "adapter" else "transformers",
+        license=hub.get("license"),
+        metrics=metrics,
+        model_name=name,
+        pipeline_tag=pipeline_tag,
+        tags=_stage_tags(types) + (["peft"] if kind == "adapter" else []),
+        eval_results=_eval_results(report, model, pipeline_tag) or None,
+        **({"base_model_relation": _relation(types, kind)} if base else {}),
+    )
+    ref = repo_id or (str(folder) if folder else str(model.get("path", ".")))
+    stages = [{"title": str(s.get("name") or s.get("type")), "settings": _settings(s)} for s in recipe_stages]
+    return ModelCard.from_template(
+        data,
+        template_path=str(find_template()),
+        model_id=repo_id or name,
+        summary=_summary(report, model, task, teacher_ref, types),
+        teacher_ref=f"`{teacher_ref}`" if teacher_ref else "not recorded",
+        stages=stages,
+        stage_name=model.get("name"),
+        artefact_note={"adapter": "a PEFT adapter", "trimformer": "needs trimformer's loader"}.get(kind),
+        table_md=markdown_table(report),
+        main_metric=main_metric(report),
+        plot_file=plot_file,
+        load_note=_load_note(kind),
+        load_code=load_snippet(kind, task, ref, base),
+        eval_md=_eval_md(report, model),
+        limitations=_limitations(kind, types, model),
+        recipe_yaml=yaml.safe_dump(recipe, sort_keys=False, allow_unicode=True).rstrip(),
+        rerun_command=RERUN_COMMAND,
+    )
+
+
+def _load_note(kind: str) -> str:
+    return {
+        "trimformer": "Needs `pip install trimformer`: the config's `trimformer` entry tells its loader how to "
+        "rebuild the changed layers.",
+        "adapter": "Needs `pip install peft`; the adapter is applied on top of its base model.",
+    }.get(kind, "Plain transformers, no trimformer needed.")
+
+
+def _summary(report: dict[str, Any], model: dict[str, Any], task: str, teacher: Any, types: list[str]) -> str:
+    what = ", ".join(dict.fromkeys(t for t in types if t)) or "compression"
+    return (
+        f"A compressed {task} model produced by trimformer ({what})"
+        f"{f' from `{teacher}`' if teacher else ''}. Stage `{model.get('name')}`: {_headline(report, model)}"
+    )
+
+
+def _headline(report: dict[str, Any], model: dict[str, Any]) -> str:
+    row = next((r for r in stage_ratios(report) if r.name == model.get("name") and r.role != "teacher"), None)
+    if row is None:
+        return "see the table below."
+    bits = []
+    if row.size_x is not None:
+        bits.append(f"{row.size_x:.2f}× smaller")
+    if row.speed_b32_x is not None:
+        bits.append(f"{row.speed_b32_x:.2f}× faster at batch 32")
+    if row.metric_pct is not None:
+        bits.append(f"{row.metric_pct:.1f}% of the teacher's {main_metric(report)}")
+    return (", ".join(bits) or "see the table below") + "."
