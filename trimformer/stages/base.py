@@ -19,6 +19,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from trimformer.tasks import TaskSpec
 
 
+class Options(BaseModel):
+    """A nested option block inside a stage config (unknown keys are errors)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 class StageConfig(BaseModel):
     """Fields every stage has. Subclasses add their own; unknown keys are errors."""
 
@@ -34,6 +40,17 @@ class StageConfig(BaseModel):
     needs_float_weights: ClassVar[bool] = False  # e.g. pruning, training the full model
     makes_weights_nonfloat: ClassVar[bool] = False  # e.g. bitsandbytes 4-bit, torchao int8
     trains: ClassVar[bool] = False
+
+    def order_error(self, previous: list[StageConfig]) -> str | None:
+        """Why this stage cannot follow `previous` (checked before anything loads), or None."""
+        if self.needs_float_weights:
+            blocker = next((p for p in reversed(previous) if p.makes_weights_nonfloat), None)
+            if blocker is not None:
+                return (
+                    f"needs float weights, but an earlier {type(blocker).__name__} stage made them non-float; "
+                    "move this stage before the quantization stage"
+                )
+        return None
 
 
 StageFn = Callable[[Any, "RunState"], None]
@@ -80,12 +97,18 @@ class RunState:
     data: Any = None  # trimformer.data.TaskData: raw + tokenized splits, collator
     training: dict[str, Any] = field(default_factory=dict)  # recipe-level TrainingArguments kwargs
     seed: int = 42
+    recipe: Any = None  # the validated Recipe (student spec, data settings) when run from a recipe
     # Set by stages for the report and the saver: e.g. {"runtime": "torchao", "compiled": True}.
     stage_info: dict[str, dict[str, Any]] = field(default_factory=dict)
     # A stage may replace how its artefact is written (adapters, torchao, ONNX): fn(model, tokenizer, dir).
     saver: Callable[[Any, Any, Path], None] | None = None
     weights_nonfloat_since: str | None = None  # name of the stage that quantized the weights
     history: list[str] = field(default_factory=list)
+
+    @property
+    def current_stage(self) -> str:
+        """The output name of the stage being run (the runner sets it before calling the handler)."""
+        return self.history[-1]
 
     def training_args(self, overrides: dict[str, Any], output_dir: Path, **extra: Any) -> dict[str, Any]:
         merged = {**self.training, **overrides, **extra}

@@ -1,0 +1,158 @@
+"""`trimformer` command line: run, validate, eval, recipes (and push/report from trimformer.hub).
+
+Usage: trimformer run RECIPE|NAME [--set key.path=value ...] [--overwrite]
+Works unchanged under `accelerate launch -m trimformer run ...` and `torchrun -m trimformer run ...`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+EXIT_BAD_INPUT = 2
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import warnings
+
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    import logging
+
+    # peft (imported by transformers.Trainer) pulls in torchao and bitsandbytes, whose optional
+    # GPU kernels log load failures on CPU machines: noise, not problems.
+    for name in ("torchao", "bitsandbytes", "torch.utils._pytree"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def cmd_recipes(args: argparse.Namespace) -> int:
+    import yaml
+
+    from trimformer.recipe import builtin_recipes
+
+    for name, path in builtin_recipes().items():
+        first = next((ln[1:].strip() for ln in path.read_text().splitlines() if ln.startswith("#")), "")
+        description = first or (yaml.safe_load(path.read_text()) or {}).get("name", "")
+        print(f"{name:<28} {description}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from trimformer.recipe import load_recipe
+
+    loaded = load_recipe(args.recipe, args.set)
+    kinds = " -> ".join(e["type"] for e in loaded.raw["stages"])
+    print(f"{loaded.source}: valid ({loaded.recipe.task}; stages: {kinds}; output: {loaded.recipe.output_dir})")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from trimformer.recipe import load_recipe
+    from trimformer.runner import run
+
+    loaded = load_recipe(args.recipe, args.set)  # everything is checked before anything loads
+    run(loaded, overwrite=args.overwrite)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from transformers import AutoTokenizer
+
+    from trimformer import data as data_mod
+    from trimformer.loading import load_model, resolve_path
+    from trimformer.measure import evaluate_model
+
+    settings = data_mod.DataSettings(
+        path=args.data,
+        name=args.data_config,
+        train_split=args.split,
+        text_column=args.text_column,
+        text_pair_column=args.text_pair_column,
+        label_column=args.label_column,
+        max_length=args.max_length,
+        dedupe=False,
+    )
+    path = resolve_path(args.model)
+    raw = data_mod.load_raw(settings, seed=42)
+    full = data_mod.datasets.concatenate_datasets([raw["train"], raw["validation"]]) if args.all else raw["validation"]
+    model = load_model(path)
+    config = model.config
+    label_names = tuple(config.id2label[i] for i in range(config.num_labels)) if args.task != "masked-lm" else ()
+    regression = getattr(config, "problem_type", None) == "regression"
+    task = data_mod.TaskSpec(args.task, getattr(config, "num_labels", 2), label_names, regression)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    dataset = data_mod.tokenize(full, task, settings, tokenizer)
+    metrics = evaluate_model(model, dataset, data_mod.DistillationCollator(tokenizer, task), task)
+    print(json.dumps({"model": args.model, "examples": len(dataset), **metrics}, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="trimformer", description="Distil, prune and quantize transformer encoders.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="Run a recipe (file or built-in name, e.g. demo)")
+    p.add_argument("recipe", help="Recipe YAML file or built-in name (see `trimformer recipes`)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="Override a recipe field")
+    p.add_argument("--overwrite", action="store_true", help="Replace stages in an existing output_dir")
+    p.set_defaults(fn=cmd_run)
+
+    p = sub.add_parser("validate", help="Check a recipe without loading anything")
+    p.add_argument("recipe")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.set_defaults(fn=cmd_validate)
+
+    p = sub.add_parser("eval", help="Evaluate a model (any trimformer artefact) on a dataset")
+    p.add_argument("model", help="Model directory, Hub id or package:module/path")
+    p.add_argument("--data", required=True, help="Dataset file or Hub id")
+    p.add_argument("--data-config", default=None, help="Dataset configuration name")
+    p.add_argument("--split", default="train", help="Split to read (Hub datasets)")
+    p.add_argument("--all", action="store_true", help="Evaluate on every row, not the held-out 10%%")
+    p.add_argument("--task", default="sequence-classification", choices=["sequence-classification", "masked-lm"])
+    p.add_argument("--text-column", default="text")
+    p.add_argument("--text-pair-column", default=None)
+    p.add_argument("--label-column", default="label")
+    p.add_argument("--max-length", type=int, default=128)
+    p.set_defaults(fn=cmd_eval)
+
+    p = sub.add_parser("recipes", help="List built-in recipes")
+    p.set_defaults(fn=cmd_recipes)
+
+    _add_optional_commands(sub)
+    return parser
+
+
+def _add_optional_commands(sub: Any) -> None:
+    """push / report live in trimformer.hub (they need huggingface_hub and matplotlib)."""
+    try:
+        from trimformer.hub import cli as hub_cli
+    except ImportError:
+        return
+    hub_cli.add_push_command(sub)
+    hub_cli.add_report_command(sub)
+
+
+def main(argv: list[str] | None = None) -> int:
+    _quiet_libraries()
+    args = build_parser().parse_args(argv)
+    from trimformer.loading import ModelReferenceError
+    from trimformer.recipe import RecipeError
+
+    try:
+        return args.fn(args)
+    except (RecipeError, ModelReferenceError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ValueError as exc:
+        if os.environ.get("TRIMFORMER_DEBUG"):
+            raise
+        print(f"error: {str(exc).splitlines()[0]} (TRIMFORMER_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""Run a validated recipe: load teacher and data, run each stage, save -> reload -> measure each
+artefact, write OUTPUT/report.json and print the comparison table.
+
+Under `accelerate launch` / `torchrun` every process runs the stages (training is distributed);
+only the main process writes files and measures, on the whole eval set.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from accelerate import PartialState
+from transformers import AutoTokenizer, set_seed
+
+from trimformer import data as data_mod
+from trimformer.loading import load_model, resolve_path
+from trimformer.measure import measure
+from trimformer.recipe.load import LoadedRecipe
+from trimformer.report import environment, format_table, write_json_atomic
+from trimformer.stages import get_stage
+from trimformer.stages.base import RunState
+
+REPORT = "report.json"
+
+
+class OutputExistsError(ValueError):
+    pass
+
+
+def check_output_dir(path: Path, overwrite: bool) -> None:
+    """Never clobber an earlier run by accident."""
+    if path.exists() and any(path.iterdir()) and not overwrite:
+        raise OutputExistsError(
+            f"output_dir {path} already holds files; pass --overwrite to replace its stages, "
+            "or choose another with --set output_dir=..."
+        )
+
+
+def data_settings(recipe: Any) -> data_mod.DataSettings:
+    fields = recipe.data.model_dump(exclude={"regression"})
+    return data_mod.DataSettings(**fields)
+
+
+def build_state(loaded: LoadedRecipe) -> RunState:
+    recipe = loaded.recipe
+    set_seed(recipe.seed)
+    settings = data_settings(recipe)
+    raw = data_mod.load_raw(settings, recipe.seed)
+    task = data_mod.infer_task(recipe.task, raw, settings, recipe.data.regression)
+    teacher_path = resolve_path(recipe.teacher.model)
+    dtype_kwargs = {"dtype": recipe.teacher.dtype} if recipe.teacher.dtype else {}
+    teacher = task.auto_class.from_pretrained(teacher_path, **task.model_kwargs(), **dtype_kwargs)
+    teacher_tokenizer = AutoTokenizer.from_pretrained(teacher_path)
+    tokenizer = teacher_tokenizer
+    if recipe.student.init == "pretrained":
+        tokenizer = AutoTokenizer.from_pretrained(resolve_path(recipe.student.model))
+    own = recipe.teacher.own_tokenizer
+    if own is None:
+        own = not data_mod.tokenizers_match(tokenizer, teacher_tokenizer)
+    if own and recipe.task != "sequence-classification":
+        raise ValueError(
+            f"teacher.own_tokenizer: only sequence classification lets the teacher tokenize for itself; "
+            f"the {recipe.task} student must share the teacher's tokenizer"
+        )
+    task_data = data_mod.prepare(raw, task, settings, tokenizer, teacher_tokenizer if own else None)
+    state = RunState(
+        task=task,
+        output_dir=Path(recipe.output_dir),
+        tokenizer=tokenizer,
+        teacher=teacher.eval(),
+        teacher_tokenizer=teacher_tokenizer,
+        data=task_data,
+        training=dict(recipe.training),
+        seed=recipe.seed,
+        recipe=recipe,
+    )
+    return state
+
+
+def save_artefact(state: RunState, model: Any, tokenizer: Any, out_dir: Path) -> None:
+    """Write into a temp folder, then swap it in: an interrupted save never leaves half a checkpoint."""
+    tmp = out_dir.with_name(f".{out_dir.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    if state.saver is not None and model is state.model:
+        state.saver(model, tokenizer, tmp)
+    else:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+    if out_dir.exists():
+        old = out_dir.with_name(f".{out_dir.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        out_dir.rename(old)
+        tmp.rename(out_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(out_dir)
+
+
+def measure_saved(state: RunState, path: Path | str, model: Any = None, teacher_side: bool = False) -> dict:
+    """Reload the artefact the way a user would (unless `model` is given) and measure it on the
+    eval set tokenized by the artefact's own tokenizer."""
+    recipe = state.recipe
+    if model is None:
+        model = load_model(str(path), state.task.auto_class)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(path))
+    except (OSError, ValueError):
+        tokenizer = state.teacher_tokenizer if teacher_side else state.tokenizer
+    settings = state.data.settings
+    evaluation = data_mod.tokenize(state.data.raw_eval, state.task, settings, tokenizer)
+    collator = data_mod.DistillationCollator(tokenizer, state.task)
+    m = recipe.measure
+    local = Path(str(path)).exists()
+    return measure(
+        model,
+        state.task,
+        evaluation,
+        collator,
+        artefact=path if local else None,
+        batch_sizes=tuple(m.batch_sizes),
+        length=m.length,
+        threads=m.threads,
+        repeats=m.repeats,
+        latency=m.latency,
+    )
+
+
+def run(loaded: LoadedRecipe, overwrite: bool = False) -> dict[str, Any]:
+    recipe = loaded.recipe
+    dist = PartialState()
+    out = Path(recipe.output_dir)
+    if dist.is_main_process:
+        check_output_dir(out, overwrite)
+    dist.wait_for_everyone()
+    state = build_state(loaded)
+    report: dict[str, Any] = {
+        "recipe": loaded.raw,
+        "recipe_source": loaded.source,
+        "task": state.task.name,
+        "main_metric": state.task.main_metric,
+        "labels": list(state.task.label_names),
+        "environment": environment(),
+        "models": [],
+    }
+    first = loaded.stages[0]
+    teacher_trained_first = getattr(first, "target", None) == "teacher"
+    if dist.is_main_process and not teacher_trained_first:
+        entry = measure_saved(state, resolve_path(recipe.teacher.model), model=state.teacher, teacher_side=True)
+        report["models"].append({"name": "teacher", "role": "teacher", "path": recipe.teacher.model, **entry})
+        write_json_atomic(out / REPORT, report)
+    for stage, name, entry in zip(loaded.stages, loaded.stage_dir_names(), loaded.raw["stages"]):
+        if dist.is_main_process:
+            print(f"\n=== stage {name} ({entry['type']}) ===", flush=True)
+        state.history.append(name)
+        state.stage_info.setdefault(name, {})
+        get_stage(entry["type"]).fn(stage, state)
+        dist.wait_for_everyone()
+        if not stage.save or not dist.is_main_process:
+            continue
+        is_teacher = state.stage_info[name].get("role") == "teacher"
+        model = state.teacher if is_teacher else state.model
+        tokenizer = state.teacher_tokenizer if is_teacher else state.tokenizer
+        stage_dir = out / name
+        save_artefact(state, model, tokenizer, stage_dir)
+        measured = measure_saved(state, stage_dir, teacher_side=is_teacher)
+        report["models"].append(
+            {
+                "name": "teacher" if is_teacher else name,
+                "role": "teacher" if is_teacher else "stage",
+                "stage_type": entry["type"],
+                "path": str(stage_dir),
+                "info": state.stage_info.get(name, {}),
+                **measured,
+            }
+        )
+        write_json_atomic(out / REPORT, report)
+    dist.wait_for_everyone()
+    if dist.is_main_process:
+        shutil.rmtree(out / ".work", ignore_errors=True)
+        print("\n" + format_table(report), flush=True)
+        print(f"\nreport: {out / REPORT}", flush=True)
+    return report

@@ -1,0 +1,78 @@
+"""Shared by every stage that trains: build the DistillationTrainer from a RunState and run it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import datasets
+import numpy as np
+
+from trimformer.config import DistillationConfig
+from trimformer.metrics import compute_task_metrics
+from trimformer.stages.base import RunState, StageConfig
+
+# Quiet, resumable-free defaults: the runner saves and measures each stage itself.
+TRAINING_DEFAULTS: dict[str, Any] = {
+    "report_to": [],
+    "save_strategy": "no",
+    "eval_strategy": "no",
+    "logging_steps": 50,
+    "per_device_train_batch_size": 32,
+    "per_device_eval_batch_size": 64,
+    "dataloader_num_workers": 0,
+}
+
+LOSS_FIELDS = ("alpha_task", "alpha_kd", "temperature", "alpha_hidden", "hidden_loss", "layer_map")
+LOSS_FIELDS += ("alpha_attention", "teacher_cache")
+
+
+def metrics_fn(state: RunState):
+    def compute(eval_pred) -> dict[str, float]:
+        logits = eval_pred.predictions[0] if isinstance(eval_pred.predictions, tuple) else eval_pred.predictions
+        return compute_task_metrics(state.task, np.asarray(logits), np.asarray(eval_pred.label_ids))
+
+    return None if state.task.name == "masked-lm" else compute
+
+
+def train_student(
+    state: RunState,
+    student: Any,
+    teacher: Any,
+    stage_cfg: StageConfig,
+    stage_name: str,
+    loss: dict[str, Any] | None = None,
+    train_dataset: datasets.Dataset | None = None,
+    callbacks: list[Any] | None = None,
+) -> Any:
+    """Train `student` (distilling from `teacher` when given) with the recipe's training settings
+    overlaid by the stage's; returns the trained, unwrapped model. `loss` holds DistillationConfig
+    loss fields (alpha_*, temperature, ...); without a teacher the loss is the task loss alone."""
+    from trimformer.trainer import DistillationTrainer  # lazy: keeps `trimformer validate` fast
+
+    loss = dict(loss or {})
+    if teacher is None:
+        loss.update(alpha_task=1.0, alpha_kd=0.0, alpha_hidden=0.0, alpha_attention=0.0, teacher_cache=False)
+    work_dir = state.output_dir / ".work" / stage_name
+    kwargs = {**TRAINING_DEFAULTS, **state.training_args(stage_cfg.training, work_dir, **loss)}
+    if kwargs.get("teacher_cache"):
+        kwargs.setdefault("teacher_cache_dir", str(state.output_dir / ".teacher_cache"))
+    args = DistillationConfig(**kwargs)
+    trainer = DistillationTrainer(
+        model=student,
+        teacher_model=teacher,
+        args=args,
+        train_dataset=train_dataset if train_dataset is not None else state.data.train,
+        eval_dataset=state.data.eval,
+        data_collator=state.data.collator,
+        processing_class=state.tokenizer,
+        compute_metrics=metrics_fn(state),
+        regression=state.task.regression,
+        callbacks=callbacks,
+    )
+    trainer.train()
+    state.stage_info.setdefault(stage_name, {})["train_loss_history"] = [
+        {k: v for k, v in entry.items() if k.startswith("loss") or k in ("epoch", "step")}
+        for entry in trainer.state.log_history
+        if "loss" in entry
+    ]
+    return trainer.accelerator.unwrap_model(trainer.model)
