@@ -1,0 +1,78 @@
+"""`trimformer push` and `trimformer report` sub-commands, installed into the main parser by cli.py:
+
+sub = parser.add_subparsers(dest="command", required=True)
+add_push_command(sub)
+add_report_command(sub)
+args = parser.parse_args(); sys.exit(args.func(args))
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from trimformer.card import CardError
+from trimformer.loading import ModelReferenceError
+
+
+def add_push_command(subparsers: Any) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "push",
+        help="Upload one stage of a finished run (weights, card, plot, report, recipe) to the Hugging Face Hub.",
+        description="Token: HF_TOKEN or `hf auth login`; endpoint: HF_ENDPOINT. Rerun the same command after a "
+        "failure: files already on the Hub with the same content are skipped.",
+    )
+    parser.add_argument("output", help="The run's OUTPUT folder (holds report.json).")
+    parser.add_argument(
+        "--repo-id", default=None, help="Hub repo, e.g. me/minilm-distilled (default: recipe hub.repo_id)."
+    )
+    parser.add_argument("--stage", default=None, help="Stage folder to publish (default: the last stage).")
+    parser.add_argument("--private", action="store_true", default=None, help="Create the repo as private.")
+    parser.add_argument("--revision", default="main", help="Branch to commit to (default: main).")
+    parser.set_defaults(func=run_push)
+    return parser
+
+
+def add_report_command(subparsers: Any) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "report",
+        help="Rebuild report.md, the trade-off plot and each stage's README.md model card from report.json.",
+    )
+    parser.add_argument("output", help="The run's OUTPUT folder (holds report.json).")
+    parser.add_argument("--stage", default=None, help="Only rebuild this stage's card (default: every stage).")
+    parser.set_defaults(func=run_report)
+    return parser
+
+
+def run_push(args: argparse.Namespace) -> int:
+    from trimformer.hub.push import PushError, push_output
+    from trimformer.hub.report import load_report
+
+    try:
+        hub = ((load_report(args.output).get("recipe") or {}).get("hub")) or {}
+        repo_id = args.repo_id or hub.get("repo_id")
+        if not repo_id:
+            raise CardError("no repo id: pass --repo-id NAME or set hub.repo_id in the recipe")
+        private = args.private if args.private is not None else bool(hub.get("private", False))
+        result = push_output(args.output, repo_id, stage=args.stage, private=private, revision=args.revision)
+    except (CardError, PushError, ModelReferenceError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(result.summary())
+    return 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from trimformer.hub.report import load_report, write_report_files
+    from trimformer.report_table import text_table
+
+    try:
+        written = write_report_files(args.output, stage=args.stage)
+        print(text_table(load_report(args.output)))
+    except (CardError, ModelReferenceError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(f"wrote {path}")
+    return 0

@@ -1,0 +1,91 @@
+"""Files derived from `OUTPUT/report.json`: report.md, the trade-off plot, the model cards.
+
+    write_report_files("OUTPUT")        # after the runner writes report.json, or `trimformer report OUTPUT`
+    write_publish_files(report, "distill", "me/model", tmp_dir, "OUTPUT")   # what `push` uploads
+
+Everything here is rebuilt from the stored measurements only, so it can be regenerated at any time.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from trimformer.card import CardError, build_card, scrub_secrets, select_stage
+from trimformer.plot import PLOT_FILE, plot_tradeoffs
+from trimformer.report_table import render_report_md, stages_of
+
+REPORT_JSON = "report.json"
+REPORT_MD = "report.md"
+RECIPE_YAML = "recipe.yaml"
+
+
+def load_report(output_dir: str | Path) -> dict[str, Any]:
+    path = Path(output_dir) / REPORT_JSON
+    if not path.is_file():
+        raise CardError(f"{path} not found: point at a finished run's OUTPUT folder (it writes report.json)")
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise CardError(f"{path} is not valid JSON ({exc}); rerun the recipe to rewrite it") from exc
+    if not isinstance(report, dict) or not isinstance(report.get("models"), list):
+        raise CardError(f"{path}: expected an object with a 'models' list; rerun the recipe to rewrite it")
+    return report
+
+
+def write_report_files(output_dir: str | Path, stage: str | None = None) -> list[Path]:
+    """(Re)write OUTPUT/report.md, OUTPUT/tradeoff.png and OUTPUT/<stage>/README.md for every saved stage
+    (or only `stage`). Returns the written paths."""
+    output_dir = Path(output_dir)
+    report = load_report(output_dir)
+    written = [plot_tradeoffs(report, output_dir / PLOT_FILE).path]
+    (output_dir / REPORT_MD).write_text(render_report_md(report, PLOT_FILE), encoding="utf-8")
+    written.append(output_dir / REPORT_MD)
+    names = [stage] if stage else [str(m.get("name")) for m in stages_of(report)]
+    for name in names:
+        model = select_stage(report, name)
+        folder = output_dir / Path(str(model.get("path") or name)).name
+        if not folder.is_dir():
+            continue  # stage ran with save: false; nothing to describe
+        card = build_card(report, name, None, output_dir=output_dir, plot_file=f"../{PLOT_FILE}")
+        card.save(folder / "README.md")
+        written.append(folder / "README.md")
+    return written
+
+
+def recipe_yaml(report: dict[str, Any], output_dir: Path) -> str:
+    """The recipe as the user wrote it (OUTPUT/recipe.yaml) when it holds no secret, else the scrubbed dump."""
+    original = output_dir / RECIPE_YAML
+    if original.is_file():
+        text = original.read_text(encoding="utf-8")
+        try:
+            parsed = yaml.safe_load(text)
+        except yaml.YAMLError:
+            parsed = None
+        if parsed is not None and scrub_secrets(parsed) == parsed:
+            return text
+    return yaml.safe_dump(scrub_secrets(report.get("recipe") or {}), sort_keys=False, allow_unicode=True)
+
+
+def write_publish_files(
+    report: dict[str, Any], stage: str, repo_id: str | None, dest: Path, output_dir: Path
+) -> dict[str, Path]:
+    """Write the generated files of a Hub upload into `dest` (a temp dir): README.md, the plot,
+    report.json (secrets scrubbed), report.md, recipe.yaml. Returns {path_in_repo: local path}."""
+    dest.mkdir(parents=True, exist_ok=True)
+    public = {**report, "recipe": scrub_secrets(report.get("recipe") or {})}
+    files = {
+        PLOT_FILE: plot_tradeoffs(public, dest / PLOT_FILE).path,
+        REPORT_JSON: dest / REPORT_JSON,
+        REPORT_MD: dest / REPORT_MD,
+        RECIPE_YAML: dest / RECIPE_YAML,
+        "README.md": dest / "README.md",
+    }
+    files[REPORT_JSON].write_text(json.dumps(public, indent=2, default=str) + "\n", encoding="utf-8")
+    files[REPORT_MD].write_text(render_report_md(public, PLOT_FILE), encoding="utf-8")
+    files[RECIPE_YAML].write_text(recipe_yaml(report, output_dir), encoding="utf-8")
+    build_card(public, stage, repo_id, output_dir=output_dir, plot_file=PLOT_FILE).save(files["README.md"])
+    return files
