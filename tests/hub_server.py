@@ -435,8 +435,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, stored.data, headers, head)
 
 
-@pytest.fixture
-def hub(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory):
+@pytest.fixture(name="hub")
+def hub_fixture(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory):
     """A running HubServer with the real huggingface_hub client pointed at it.
 
     huggingface_hub reads HF_ENDPOINT / HF_HUB_DISABLE_XET / HF_HUB_OFFLINE into `constants` at import time,

@@ -13,7 +13,7 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
-from hub_server import DUMMY_TOKEN, RECIPE_SECRET, hub, sample_report  # noqa: E402, F401
+from hub_server import DUMMY_TOKEN, RECIPE_SECRET, hub_fixture, sample_report  # noqa: E402, F401
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "good", "bad", "movie", "film", "great", "."]
 REPO = "tester/tiny"
@@ -179,9 +179,9 @@ def test_cli_push(hub, run_output, capsys):
     add_report_command(sub)
 
     args = parser.parse_args(["push", str(run_output), "--repo-id", "tester/cli"])
-    assert args.func(args) == 0
+    assert args.fn(args) == 0
     assert "tester/cli" in capsys.readouterr().out
 
     args = parser.parse_args(["push", str(run_output), "--stage", "nope"])  # repo id from recipe hub.repo_id
-    assert args.func(args) == 1
+    assert args.fn(args) == 1
     assert "stage 'nope' is not in report.json" in capsys.readouterr().err

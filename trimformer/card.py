@@ -81,13 +81,17 @@ def resolve_artefact(model: dict[str, Any], output_dir: str | Path | None) -> Pa
 
 
 def artefact_kind(folder: Path | None) -> str:
-    """'adapter' (PEFT folder), 'trimformer' (config.trimformer set) or 'transformers'."""
+    """How to load it: 'trimformer' (config.trimformer set, e.g. LoRA saved with its base), 'adapter' (a bare
+    PEFT folder) or 'transformers'."""
     if folder is None:
         return "transformers"
-    if (folder / "adapter_config.json").is_file():
-        return "adapter"
-    config = _read_json(folder / "config.json")
-    return "trimformer" if isinstance(config.get("trimformer"), dict) else "transformers"
+    if isinstance(_read_json(folder / "config.json").get("trimformer"), dict):
+        return "trimformer"
+    return "adapter" if is_adapter(folder) else "transformers"
+
+
+def is_adapter(folder: Path | None) -> bool:
+    return folder is not None and (folder / "adapter_config.json").is_file()
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -113,8 +117,8 @@ def _stage_tags(types: list[str]) -> list[str]:
     return list(dict.fromkeys(tags))
 
 
-def _relation(types: list[str], kind: str) -> str:
-    if kind == "adapter":
+def _relation(types: list[str], adapter: bool) -> str:
+    if adapter:
         return "adapter"
     if types and all("quant" in t.lower() for t in types):
         return "quantized"
@@ -122,13 +126,16 @@ def _relation(types: list[str], kind: str) -> str:
 
 
 def _recipe_stages_until(report: dict[str, Any], model: dict[str, Any]) -> list[dict[str, Any]]:
-    """Recipe stages that produced `model`: up to the one whose name (or type) matches it."""
+    """Recipe stages that produced `model`: up to the one named like it, else the k-th stage of its type
+    (repeated types get numbered folder names)."""
     stages = [s for s in (report.get("recipe") or {}).get("stages") or [] if isinstance(s, dict)]
-    target = model.get("name")
     for i, stage in enumerate(stages):
-        if stage.get("name", stage.get("type")) == target:
+        if stage.get("name", stage.get("type")) == model.get("name"):
             return stages[: i + 1]
-    return stages
+    same_type = [m for m in report.get("models") or [] if m.get("stage_type") == model.get("stage_type")]
+    positions = [i for i, s in enumerate(stages) if s.get("type") == model.get("stage_type")]
+    k = next((n for n, m in enumerate(same_type) if m is model), len(positions))
+    return stages[: positions[k] + 1] if k < len(positions) else stages
 
 
 def _settings(stage: dict[str, Any]) -> str:
@@ -245,7 +252,7 @@ def _eval_md(report: dict[str, Any], model: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _limitations(kind: str, types: list[str], model: dict[str, Any]) -> list[str]:
+def _limitations(kind: str, adapter: bool, types: list[str], model: dict[str, Any]) -> list[str]:
     items = [
         "Measured on one dataset and one machine: re-check accuracy and latency on your data and hardware.",
         "A compressed model inherits the teacher's biases and failure modes and may amplify them on rare inputs.",
@@ -254,7 +261,7 @@ def _limitations(kind: str, types: list[str], model: dict[str, Any]) -> list[str
         items.append(
             "The architecture was changed in ways plain transformers cannot rebuild: load it with trimformer."
         )
-    if kind == "adapter":
+    if adapter:
         items.append("This is an adapter: it needs its base model and the `peft` library.")
     if any("quant" in t.lower() for t in types):
         runtime = (model.get("info") or {}).get("runtime")
@@ -289,13 +296,11 @@ def build_card(
     recipe = scrub_secrets(report.get("recipe") or {})
     task = str(report.get("task") or recipe.get("task") or "sequence-classification")
     folder = resolve_artefact(model, output_dir)
-    kind = artefact_kind(folder)
+    kind, adapter = artefact_kind(folder), is_adapter(folder)
     recipe_stages = _recipe_stages_until(report, model)
     types = [str(s.get("type", "")) for s in recipe_stages] or [str(model.get("stage_type") or "")]
     teacher_ref = (recipe.get("teacher") or {}).get("model")
-    base = (
-        _adapter_base(folder, teacher_ref) if kind == "adapter" else (teacher_ref if is_hub_id(teacher_ref) else None)
-    )
+    base = _adapter_base(folder, teacher_ref) if adapter else (teacher_ref if is_hub_id(teacher_ref) else None)
     pipeline_tag = PIPELINE_TAGS.get(task, "feature-extraction")
     hub = recipe.get("hub") or {}
     name = (repo_id or "").split("/")[-1] or f"{recipe.get('name', 'trimformer')}-{model.get('name')}"
@@ -305,14 +310,14 @@ def build_card(
     data = ModelCardData(
         base_model=base,
         datasets=[_dataset(recipe)[0]] if _dataset(recipe)[0] else None,
-        library_name="peft" if kind == "adapter" else "transformers",
+        library_name="peft" if adapter else "transformers",
         license=hub.get("license"),
         metrics=metrics,
         model_name=name,
         pipeline_tag=pipeline_tag,
-        tags=_stage_tags(types) + (["peft"] if kind == "adapter" else []),
+        tags=_stage_tags(types) + (["peft"] if adapter else []),
         eval_results=_eval_results(report, model, pipeline_tag) or None,
-        **({"base_model_relation": _relation(types, kind)} if base else {}),
+        **({"base_model_relation": _relation(types, adapter)} if base else {}),
     )
     ref = repo_id or (str(folder) if folder else str(model.get("path", ".")))
     stages = [{"title": str(s.get("name") or s.get("type")), "settings": _settings(s)} for s in recipe_stages]
@@ -324,17 +329,23 @@ def build_card(
         teacher_ref=f"`{teacher_ref}`" if teacher_ref else "not recorded",
         stages=stages,
         stage_name=model.get("name"),
-        artefact_note={"adapter": "a PEFT adapter", "trimformer": "needs trimformer's loader"}.get(kind),
+        artefact_note=_artefact_note(kind, adapter),
         table_md=markdown_table(report),
         main_metric=main_metric(report),
         plot_file=plot_file,
         load_note=_load_note(kind),
         load_code=load_snippet(kind, task, ref, base),
         eval_md=_eval_md(report, model),
-        limitations=_limitations(kind, types, model),
+        limitations=_limitations(kind, adapter, types, model),
         recipe_yaml=yaml.safe_dump(recipe, sort_keys=False, allow_unicode=True).rstrip(),
         rerun_command=RERUN_COMMAND,
     )
+
+
+def _artefact_note(kind: str, adapter: bool) -> str | None:
+    if adapter and kind == "trimformer":
+        return "a PEFT adapter saved together with its base weights"
+    return {"adapter": "a PEFT adapter", "trimformer": "needs trimformer's loader"}.get(kind)
 
 
 def _load_note(kind: str) -> str:

@@ -3,7 +3,7 @@
 sub = parser.add_subparsers(dest="command", required=True)
 add_push_command(sub)
 add_report_command(sub)
-args = parser.parse_args(); sys.exit(args.func(args))
+args = parser.parse_args(); sys.exit(args.fn(args))
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def add_push_command(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--stage", default=None, help="Stage folder to publish (default: the last stage).")
     parser.add_argument("--private", action="store_true", default=None, help="Create the repo as private.")
     parser.add_argument("--revision", default="main", help="Branch to commit to (default: main).")
-    parser.set_defaults(func=run_push)
+    parser.set_defaults(fn=run_push)
     return parser
 
 
@@ -41,7 +41,7 @@ def add_report_command(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("output", help="The run's OUTPUT folder (holds report.json).")
     parser.add_argument("--stage", default=None, help="Only rebuild this stage's card (default: every stage).")
-    parser.set_defaults(func=run_report)
+    parser.set_defaults(fn=run_report)
     return parser
 
 
