@@ -72,7 +72,9 @@ def test_non_float_model_fails():
 
 
 def test_unsupported_family_fails():
-    model = DistilBertForSequenceClassification(DistilBertConfig(vocab_size=50, dim=32, n_layers=1, n_heads=2, hidden_dim=64))
+    model = DistilBertForSequenceClassification(
+        DistilBertConfig(vocab_size=50, dim=32, n_layers=1, n_heads=2, hidden_dim=64)
+    )
     with pytest.raises(ValueError, match="supported: bert, roberta"):
         prune_heads_(model, HeadPruneConfig(importance="magnitude"))
 

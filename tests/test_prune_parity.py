@@ -40,7 +40,9 @@ def test_head_pruning_equals_masking(family, importance):
     assert _max_diff(logits(model, b), reference) <= TOL
     assert sum(len(h) for h in plan.values()) == 6  # 50% of 3 layers x 4 heads
     layers = model.base_model.encoder.layer
-    assert [layer.attention.self.num_attention_heads for layer in layers] == [4 - len(plan.get(i, [])) for i in range(3)]
+    assert [layer.attention.self.num_attention_heads for layer in layers] == [
+        4 - len(plan.get(i, [])) for i in range(3)
+    ]
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -57,7 +59,9 @@ def test_per_layer_heads_and_param_count(family):
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-@pytest.mark.parametrize("scope,importance", [("per_layer", "activation"), ("global", "taylor"), ("per_layer", "magnitude")])
+@pytest.mark.parametrize(
+    "scope,importance", [("per_layer", "activation"), ("global", "taylor"), ("per_layer", "magnitude")]
+)
 def test_ffn_pruning_equals_masking(family, scope, importance):
     model = tiny_model(family)
     b = batch(family=family)
@@ -78,7 +82,8 @@ def test_ffn_pruning_equals_masking(family, scope, importance):
 
 @pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize(
-    "cfg", [LayerDropConfig(layers=[0, 2]), LayerDropConfig(strategy="top", count=1), LayerDropConfig("importance", count=2)]
+    "cfg",
+    [LayerDropConfig(layers=[0, 2]), LayerDropConfig(strategy="top", count=1), LayerDropConfig("importance", count=2)],
 )
 def test_layer_drop_equals_skipping(family, cfg):
     from trimformer.prune import layers_to_drop

@@ -39,7 +39,9 @@ class GradualPruningCallback(TrainerCallback):
         num_calibration_batches: int = 4,
     ):
         if not isinstance(config, (HeadPruneConfig, FFNPruneConfig)):
-            raise ValueError(f"config: GradualPruningCallback supports HeadPruneConfig or FFNPruneConfig, not {config}")
+            raise ValueError(
+                f"config: GradualPruningCallback supports HeadPruneConfig or FFNPruneConfig, not {config}"
+            )
         if not schedule:
             raise ValueError("schedule: give {step: fraction}, e.g. {100: 0.25, 200: 0.5}")
         self.config = config

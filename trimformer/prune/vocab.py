@@ -47,7 +47,9 @@ def _shrink_embeddings(model: nn.Module, keep: torch.Tensor, old_to_new: dict[in
     old = adapter.embeddings(model)
     pad = old.padding_idx
     new_pad = old_to_new.get(pad) if pad is not None else None
-    new = nn.Embedding(len(keep), old.embedding_dim, padding_idx=new_pad, device=old.weight.device, dtype=old.weight.dtype)
+    new = nn.Embedding(
+        len(keep), old.embedding_dim, padding_idx=new_pad, device=old.weight.device, dtype=old.weight.dtype
+    )
     new.weight.copy_(old.weight.index_select(0, keep.to(old.weight.device)))
     new.weight.requires_grad_(old.weight.requires_grad)
     model.set_input_embeddings(new)
@@ -87,7 +89,9 @@ def prune_vocab(
     keep = tokens_to_keep(tokenizer, corpus_input_ids, config)
     vocab_size = model.get_input_embeddings().num_embeddings
     if keep and keep[-1] >= vocab_size:
-        raise ValueError(f"tokenizer ids go up to {keep[-1]} but the model has {vocab_size} embeddings: they must match")
+        raise ValueError(
+            f"tokenizer ids go up to {keep[-1]} but the model has {vocab_size} embeddings: they must match"
+        )
     new_tokenizer = remap_tokenizer(tokenizer, keep)
     old_to_new = {old: new for new, old in enumerate(keep)}
     _shrink_embeddings(model, torch.tensor(keep, dtype=torch.long), old_to_new)

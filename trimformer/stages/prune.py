@@ -1,0 +1,169 @@
+"""Pruning stages: `prune_heads`, `prune_layers`, `prune_ffn`, `prune_vocab`.
+
+Each builds a Calibration from the run's training data, applies the technique from
+`trimformer.prune` to `state.model`, and (heads / layers / FFN) optionally recovers by distilling
+from a copy of the model taken just before pruning.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt
+from torch.utils.data import DataLoader
+
+from trimformer import data as data_mod
+from trimformer.compress import Calibration, compress_
+from trimformer.prune import (
+    FFNPruneConfig,
+    HeadPruneConfig,
+    LayerDropConfig,
+    VocabPruneConfig,
+    current_shapes,
+    prune_vocab,
+    save_pruned,
+)
+from trimformer.prune.families import adapter_for
+from trimformer.stages.base import Options, RunState, StageConfig, register_stage
+from trimformer.stages.common import train_student
+
+
+class Recovery(Options):
+    """Short distillation from the unpruned model right after pruning."""
+
+    alpha_task: NonNegativeFloat = 0.5
+    alpha_kd: NonNegativeFloat = 0.5
+    temperature: PositiveFloat = 2.0
+    training: dict[str, Any] = Field(default_factory=dict, description="TrainingArguments overrides for recovery")
+
+
+class _PruneStage(StageConfig):
+    calibration_batches: PositiveInt = Field(8, description="Training batches used to score importance")
+    calibration_batch_size: PositiveInt = 16
+    recovery: Recovery | None = None
+
+    needs_float_weights: ClassVar[bool] = True
+
+
+class PruneHeadsStage(_PruneStage):
+    amount: float = Field(0.5, gt=0, description="Fraction (< 1) or count of heads to remove")
+    scope: Literal["global", "per_layer"] = "global"
+    importance: Literal["taylor", "magnitude"] = "taylor"
+    min_heads_per_layer: PositiveInt = 1
+    heads: dict[int, list[int]] | None = Field(None, description="Explicit {layer: [heads]}; overrides amount")
+
+    def technique(self) -> HeadPruneConfig:
+        return HeadPruneConfig(self.amount, self.scope, self.importance, self.min_heads_per_layer, heads=self.heads)
+
+
+class PruneLayersStage(_PruneStage):
+    strategy: Literal["explicit", "top", "importance"] = "explicit"
+    layers: list[int] | None = Field(None, description="0-based layers to drop (strategy: explicit)")
+    count: PositiveInt | None = Field(None, description="How many layers to drop (strategies top / importance)")
+
+    def technique(self) -> LayerDropConfig:
+        return LayerDropConfig(self.strategy, self.layers, self.count)
+
+
+class PruneFFNStage(_PruneStage):
+    amount: float = Field(0.5, gt=0, description="Fraction (< 1) or count of FFN neurons to remove")
+    scope: Literal["global", "per_layer"] = "per_layer"
+    importance: Literal["activation", "taylor", "magnitude"] = "activation"
+    min_neurons_per_layer: PositiveInt = 1
+    round_to: PositiveInt = 1
+
+    def technique(self) -> FFNPruneConfig:
+        return FFNPruneConfig(self.amount, self.scope, self.importance, self.min_neurons_per_layer, self.round_to)
+
+
+class PruneVocabStage(StageConfig):
+    min_count: PositiveInt = Field(1, description="Keep tokens seen at least this often in the training text")
+
+    needs_float_weights: ClassVar[bool] = True
+
+
+def calibration_from(state: RunState, n_batches: int, batch_size: int) -> Calibration:
+    train = state.data.train
+    n = min(len(train), n_batches * batch_size)
+    subset = train.shuffle(seed=state.seed).select(range(n))
+    batches = []
+    for batch in DataLoader(subset, batch_size=batch_size, collate_fn=state.data.collator):
+        batches.append({k: v for k, v in batch.items() if k != "example_id" and not k.startswith("teacher_")})
+    return Calibration(batches=batches, tokenizer=state.tokenizer)
+
+
+def _saver(model: Any, tokenizer: Any, out_dir: Any) -> None:
+    try:
+        adapter_for(model)
+    except ValueError:  # a later stage replaced the model with something we did not prune
+        model.save_pretrained(out_dir)
+        tokenizer.save_pretrained(out_dir)
+        return
+    save_pruned(model, out_dir, tokenizer)
+
+
+def _run_structural(cfg: _PruneStage, state: RunState) -> None:
+    from trimformer.stages.distill import ensure_student  # lazy: stage modules import each other lazily
+
+    name = state.history[-1]
+    ensure_student(state)
+    teacher = copy.deepcopy(state.model).eval() if cfg.recovery is not None else None
+    calib = calibration_from(state, cfg.calibration_batches, cfg.calibration_batch_size)
+    state.model = compress_(state.model, cfg.technique(), calib)
+    state.saver = _saver
+    info = state.stage_info.setdefault(name, {})
+    info.update(shapes=current_shapes(state.model), settings=cfg.model_dump(exclude={"recovery", "training"}))
+    if cfg.recovery is not None:
+        r = cfg.recovery
+        train_cfg = cfg.model_copy(update={"training": {**cfg.training, **r.training}})
+        loss = {"alpha_task": r.alpha_task, "alpha_kd": r.alpha_kd, "temperature": r.temperature}
+        state.model = train_student(
+            state, student=state.model, teacher=teacher, stage_cfg=train_cfg, stage_name=name, loss=loss
+        )
+        state.model.eval()
+        info["recovery"] = r.model_dump()
+
+
+register_stage("prune_heads", PruneHeadsStage)(_run_structural)
+register_stage("prune_layers", PruneLayersStage)(_run_structural)
+register_stage("prune_ffn", PruneFFNStage)(_run_structural)
+
+
+def _corpus_ids(state: RunState) -> list[list[int]]:
+    """The training text tokenized without truncation: every token the corpus uses."""
+    s = state.data.settings
+    raw = state.data.raw_train
+    split = state.task.name == "token-classification"
+    columns = [s.text_column] + ([s.text_pair_column] if s.text_pair_column else [])
+    ids: list[list[int]] = []
+    for start in range(0, len(raw), 1000):
+        chunk = raw[start : start + 1000]
+        ids += state.tokenizer(*(list(chunk[c]) for c in columns), is_split_into_words=split)["input_ids"]
+    return ids
+
+
+@register_stage("prune_vocab", PruneVocabStage)
+def run_prune_vocab(cfg: PruneVocabStage, state: RunState) -> None:
+    from trimformer.stages.distill import ensure_student
+
+    name = state.history[-1]
+    ensure_student(state)
+    before = state.model.get_input_embeddings().num_embeddings
+    state.model, state.tokenizer, _ = prune_vocab(
+        state.model, state.tokenizer, _corpus_ids(state), VocabPruneConfig(min_count=cfg.min_count)
+    )
+    state.saver = _saver
+    # Re-tokenize with the pruned tokenizer; the teacher keeps its own ids through teacher_* columns.
+    d = state.data
+    teacher_tok = state.teacher_tokenizer if state.task.name == "sequence-classification" else None
+    mlm_probability = getattr(d.collator.student, "mlm_probability", 0.15)
+    state.data = dataclasses.replace(
+        d,
+        train=data_mod.tokenize(d.raw_train, d.task, d.settings, state.tokenizer, teacher_tok),
+        eval=data_mod.tokenize(d.raw_eval, d.task, d.settings, state.tokenizer, teacher_tok),
+        collator=data_mod.DistillationCollator(state.tokenizer, d.task, teacher_tok, mlm_probability),
+    )
+    after = state.model.get_input_embeddings().num_embeddings
+    state.stage_info.setdefault(name, {}).update(vocab_before=before, vocab_after=after)
