@@ -87,6 +87,12 @@ def check_training(values: dict[str, Any]) -> dict[str, Any]:
         if isinstance(default, bool) and not isinstance(value, bool):
             raise ValueError(f"'{key}' must be true or false (got {value!r})")
         if isinstance(default, (int, float)) and not isinstance(default, bool):
+            if isinstance(value, str):
+                # YAML 1.1 reads `3e-5` (no dot) as a string; accept it as the number it plainly is.
+                try:
+                    value = values[key] = float(value) if isinstance(default, float) else int(value)
+                except ValueError:
+                    pass
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ValueError(f"'{key}' must be a number (got {value!r})")
             if isinstance(default, int) and not isinstance(default, bool) and isinstance(value, float):
