@@ -185,3 +185,19 @@ def test_cli_push(hub, run_output, capsys):
     args = parser.parse_args(["push", str(run_output), "--stage", "nope"])  # repo id from recipe hub.repo_id
     assert args.fn(args) == 1
     assert "stage 'nope' is not in report.json" in capsys.readouterr().err
+
+
+def test_recipe_hub_section_pushes_after_run(hub, run_output):
+    from trimformer.hub import parse_hub_section, push_after_run
+
+    assert push_after_run(run_output, None) is None  # no hub section: nothing to do
+    assert push_after_run(run_output, {"repo_id": "tester/auto", "push": False}) is None
+    result = push_after_run(run_output, {"repo_id": "tester/auto", "private": True, "license": "mit"})
+    assert result.repo_id == "tester/auto" and hub.repos["tester/auto"].private
+
+    from trimformer.card import CardError
+
+    with pytest.raises(CardError, match="hub.token: never put tokens in a recipe"):
+        parse_hub_section({"repo_id": "x/y", "token": "hf_x"})
+    with pytest.raises(CardError, match=r"hub.repoid: .*known keys: repo_id"):
+        parse_hub_section({"repoid": "x/y"})

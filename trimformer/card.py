@@ -237,8 +237,13 @@ def _eval_md(report: dict[str, Any], model: dict[str, Any]) -> str:
     env = report.get("environment") or {}
     metric = main_metric(report)
     value = metric_value(model, metric)
+    data = recipe.get("data") or {}
+    if not split and isinstance(data.get("eval_fraction"), int | float):
+        held_out = f"a fixed-seed {data['eval_fraction']:.0%} hold-out of `{data.get('train_split', 'train')}`"
+    else:
+        held_out = f"split `{split}`" if split else ""
     lines = [
-        f"- Data: {pretty}{f' (split `{split}`)' if split else ''}; main metric `{metric}`"
+        f"- Data: {pretty}{f' ({held_out})' if held_out else ''}; main metric `{metric}`"
         f"{f' = {value:.4f}' if value is not None else ''}.",
         "- Every model was saved, reloaded from disk and then measured, so the numbers describe the files "
         "in this repository, not the in-memory model.",

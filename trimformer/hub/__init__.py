@@ -6,5 +6,16 @@ push_output("OUTPUT", "me/minilm-distilled")
 
 from trimformer.hub.push import PushError, PushResult, push_output
 from trimformer.hub.report import load_report, write_publish_files, write_report_files
+from trimformer.hub.section import HubSection, parse_hub_section, push_after_run
 
-__all__ = ["PushError", "PushResult", "push_output", "load_report", "write_publish_files", "write_report_files"]
+__all__ = [
+    "HubSection",
+    "PushError",
+    "PushResult",
+    "load_report",
+    "parse_hub_section",
+    "push_after_run",
+    "push_output",
+    "write_publish_files",
+    "write_report_files",
+]

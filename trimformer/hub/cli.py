@@ -12,7 +12,7 @@ import argparse
 import sys
 from typing import Any
 
-from trimformer.card import CardError
+from trimformer.card import CardError, scrub_secrets
 from trimformer.loading import ModelReferenceError
 
 
@@ -29,7 +29,7 @@ def add_push_command(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--stage", default=None, help="Stage folder to publish (default: the last stage).")
     parser.add_argument("--private", action="store_true", default=None, help="Create the repo as private.")
-    parser.add_argument("--revision", default="main", help="Branch to commit to (default: main).")
+    parser.add_argument("--revision", default=None, help="Branch to commit to (default: hub.revision or main).")
     parser.set_defaults(fn=run_push)
     return parser
 
@@ -48,14 +48,19 @@ def add_report_command(subparsers: Any) -> argparse.ArgumentParser:
 def run_push(args: argparse.Namespace) -> int:
     from trimformer.hub.push import PushError, push_output
     from trimformer.hub.report import load_report
+    from trimformer.hub.section import parse_hub_section
 
     try:
-        hub = ((load_report(args.output).get("recipe") or {}).get("hub")) or {}
-        repo_id = args.repo_id or hub.get("repo_id")
+        # report.json's recipe is already validated; secret-like keys are dropped (and never uploaded).
+        hub = parse_hub_section(scrub_secrets((load_report(args.output).get("recipe") or {}).get("hub")))
+        repo_id = args.repo_id or hub.repo_id
         if not repo_id:
             raise CardError("no repo id: pass --repo-id NAME or set hub.repo_id in the recipe")
-        private = args.private if args.private is not None else bool(hub.get("private", False))
-        result = push_output(args.output, repo_id, stage=args.stage, private=private, revision=args.revision)
+        private = args.private if args.private is not None else hub.private
+        stage = args.stage or hub.stage
+        result = push_output(
+            args.output, repo_id, stage=stage, private=private, revision=args.revision or hub.revision
+        )
     except (CardError, PushError, ModelReferenceError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
