@@ -43,6 +43,7 @@ AUTO_CLASSES = {
 # Stage type keyword -> Hub tag. Matched as substrings so "prune_heads", "quantize_int8", ... all map.
 STAGE_TAGS = {"distill": "distillation", "prune": "pruning", "quant": "quantization", "lora": "lora"}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+_DATA_FILE = re.compile(r"\.(csv|tsv|json|jsonl|parquet|arrow|txt|bz2|gz|xz|zip)$", re.IGNORECASE)
 _SECRET_KEYS = re.compile(r"token|secret|password|api_key", re.IGNORECASE)
 
 
@@ -54,7 +55,7 @@ def is_hub_id(ref: Any) -> bool:
     """True for `bert-base-uncased` / `org/name`; False for local paths and `package:` references."""
     if not isinstance(ref, str) or ref.startswith((PACKAGE_PREFIX, ".", "/", "~")) or Path(ref).expanduser().exists():
         return False
-    return bool(_HUB_ID.match(ref)) and not ref.endswith((".csv", ".json", ".jsonl", ".parquet", ".txt", ".bz2"))
+    return bool(_HUB_ID.match(ref)) and not _DATA_FILE.search(ref)
 
 
 def select_stage(report: dict[str, Any], stage: str | None) -> dict[str, Any]:
