@@ -11,10 +11,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from accelerate import PartialState
 from transformers import AutoTokenizer, set_seed
 
 from trimformer import data as data_mod
+from trimformer.distributed import is_main_process, wait_for_everyone
 from trimformer.loading import load_model, resolve_path
 from trimformer.measure import measure
 from trimformer.recipe.load import LoadedRecipe
@@ -130,11 +130,11 @@ def measure_saved(state: RunState, path: Path | str, model: Any = None, teacher_
 
 def run(loaded: LoadedRecipe, overwrite: bool = False) -> dict[str, Any]:
     recipe = loaded.recipe
-    dist = PartialState()
+    main = is_main_process()
     out = Path(recipe.output_dir)
-    if dist.is_main_process:
+    if main:
         check_output_dir(out, overwrite)
-    dist.wait_for_everyone()
+    wait_for_everyone()
     state = build_state(loaded)
     report: dict[str, Any] = {
         "recipe": loaded.raw,
@@ -147,18 +147,18 @@ def run(loaded: LoadedRecipe, overwrite: bool = False) -> dict[str, Any]:
     }
     first = loaded.stages[0]
     teacher_trained_first = getattr(first, "target", None) == "teacher"
-    if dist.is_main_process and not teacher_trained_first:
+    if main and not teacher_trained_first:
         entry = measure_saved(state, resolve_path(recipe.teacher.model), model=state.teacher, teacher_side=True)
         report["models"].append({"name": "teacher", "role": "teacher", "path": recipe.teacher.model, **entry})
         write_json_atomic(out / REPORT, report)
     for stage, name, entry in zip(loaded.stages, loaded.stage_dir_names(), loaded.raw["stages"]):
-        if dist.is_main_process:
+        if main:
             print(f"\n=== stage {name} ({entry['type']}) ===", flush=True)
         state.history.append(name)
         state.stage_info.setdefault(name, {})
         get_stage(entry["type"]).fn(stage, state)
-        dist.wait_for_everyone()
-        if not stage.save or not dist.is_main_process:
+        wait_for_everyone()
+        if not stage.save or not main:
             continue
         is_teacher = state.stage_info[name].get("role") == "teacher"
         model = state.teacher if is_teacher else state.model
@@ -177,8 +177,8 @@ def run(loaded: LoadedRecipe, overwrite: bool = False) -> dict[str, Any]:
             }
         )
         write_json_atomic(out / REPORT, report)
-    dist.wait_for_everyone()
-    if dist.is_main_process:
+    wait_for_everyone()
+    if main:
         shutil.rmtree(out / ".work", ignore_errors=True)
         print("\n" + format_table(report), flush=True)
         print(f"\nreport: {out / REPORT}", flush=True)

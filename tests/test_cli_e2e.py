@@ -1,0 +1,88 @@
+"""The CLI end to end on a tiny model: outputs, report, reload; and a 2-process CPU run."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from trimformer.cli import main
+
+
+def write_recipe(root: Path, **changes) -> Path:
+    recipe = {
+        "name": "tiny",
+        "output_dir": str(root / "out"),
+        "data": {"path": str(root / "data.csv.gz"), "max_length": 16},
+        "teacher": {"model": str(root / "teacher")},
+        "student": {"init": "layers", "layers": [0, 2]},
+        "training": {"per_device_train_batch_size": 16, "learning_rate": 2e-3, "logging_steps": 5},
+        "stages": [
+            {"type": "finetune", "training": {"num_train_epochs": 3}},
+            {"type": "distill", "teacher_cache": True, "augment": {"n_variants": 1}, "training": {"num_train_epochs": 3}},
+        ],
+        "measure": {"repeats": 2, "threads": 1},
+    }
+    recipe.update(changes)
+    path = root / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    return path
+
+
+def test_cli_run_writes_reloadable_stages_and_report(tiny_run, capsys):
+    recipe = write_recipe(tiny_run)
+    assert main(["run", str(recipe)]) == 0
+    printed = capsys.readouterr().out
+    out = tiny_run / "out"
+    report = json.loads((out / "report.json").read_text())
+    names = [m["name"] for m in report["models"]]
+    assert names == ["teacher", "distill"]
+    assert "teacher" in printed and "distill" in printed and "accuracy" in printed
+    for entry in report["models"]:
+        assert {"metrics", "params", "size_mb", "latency_ms"} <= set(entry)
+        assert set(entry["latency_ms"]) >= {"b1", "b32"}
+    teacher, student = report["models"]
+    assert student["params"] < teacher["params"] and student["size_mb"] < teacher["size_mb"]
+    assert teacher["metrics"]["accuracy"] > 0.8  # the tiny task is learnable
+    for stage in ("finetune", "distill"):
+        assert (out / stage / "model.safetensors").exists() and (out / stage / "tokenizer.json").exists()
+    # The artefact reloads with plain transformers and reproduces the reported accuracy.
+    model = AutoModelForSequenceClassification.from_pretrained(out / "distill").eval()
+    assert model.config.num_hidden_layers == 2
+    assert model.config.id2label == {0: "neg", 1: "pos"}
+    tok = AutoTokenizer.from_pretrained(out / "distill")
+    capsys.readouterr()
+    assert main(["eval", str(out / "distill"), "--data", str(tiny_run / "data.csv.gz"), "--max-length", "16"]) == 0
+    evaluated = json.loads(capsys.readouterr().out)
+    assert abs(evaluated["accuracy"] - student["metrics"]["accuracy"]) < 1e-9
+    with torch.no_grad():
+        logits = model(**tok(["the film was great"], return_tensors="pt")).logits
+    assert logits.shape == (1, 2)
+    # A second run into the same folder refuses instead of overwriting.
+    assert main(["run", str(recipe)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+
+
+@pytest.mark.multiprocess
+def test_two_process_cpu_run(tiny_run):
+    recipe = write_recipe(tiny_run)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "trimformer", "run",
+           str(recipe)]
+    torchrun = shutil.which("torchrun")
+    if torchrun:
+        cmd = [torchrun, "--nproc_per_node", "2", "-m", "trimformer", "run", str(recipe)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((tiny_run / "out" / "report.json").read_text())
+    assert [m["name"] for m in report["models"]] == ["teacher", "distill"]
+    # One process writes: the table is printed once; evaluation covers the whole eval set (24 of 240 rows).
+    assert proc.stdout.count("report: ") == 1
+    assert report["models"][1]["metrics"]["accuracy"] * 24 == pytest.approx(round(report["models"][1]["metrics"]["accuracy"] * 24))
+    assert (tiny_run / "out" / "distill" / "model.safetensors").exists()
