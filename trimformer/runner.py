@@ -128,6 +128,17 @@ def measure_saved(state: RunState, path: Path | str, model: Any = None, teacher_
     )
 
 
+def publish(out: Path, loaded: LoadedRecipe) -> None:
+    """report.md, the trade-off plot and a model card per stage; then the `hub:` push if set."""
+    from trimformer.hub.report import write_report_files
+    from trimformer.hub.section import push_after_run
+
+    write_report_files(out)
+    result = push_after_run(out, loaded.raw.get("hub"))
+    if result is not None:
+        print(result.summary(), flush=True)
+
+
 def run(loaded: LoadedRecipe, overwrite: bool = False) -> dict[str, Any]:
     recipe = loaded.recipe
     main = is_main_process()
@@ -181,5 +192,6 @@ def run(loaded: LoadedRecipe, overwrite: bool = False) -> dict[str, Any]:
     if main:
         shutil.rmtree(out / ".work", ignore_errors=True)
         print("\n" + format_table(report), flush=True)
+        publish(out, loaded)
         print(f"\nreport: {out / REPORT}", flush=True)
     return report

@@ -163,6 +163,12 @@ def validate(raw: Any, source: str, check_files: bool = True) -> LoadedRecipe:
         check_training(recipe.training)
     except ValueError as exc:
         raise RecipeError(f"{source}: training: {exc}") from None
+    try:
+        from trimformer.hub.section import parse_hub_section
+
+        parse_hub_section(raw.get("hub"))
+    except ValueError as exc:
+        raise RecipeError(f"{source}: {exc}") from None
     loaded = LoadedRecipe(recipe, stages, source, raw)
     if check_files:
         _check_references(loaded)
