@@ -12,6 +12,7 @@ import torch
 import yaml
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+from trimformer import data as D
 from trimformer.cli import main
 
 
@@ -25,7 +26,12 @@ def write_recipe(root: Path, **changes) -> Path:
         "training": {"per_device_train_batch_size": 16, "learning_rate": 2e-3, "logging_steps": 5},
         "stages": [
             {"type": "finetune", "training": {"num_train_epochs": 3}},
-            {"type": "distill", "teacher_cache": True, "augment": {"n_variants": 1}, "training": {"num_train_epochs": 3}},
+            {
+                "type": "distill",
+                "teacher_cache": True,
+                "augment": {"n_variants": 1},
+                "training": {"num_train_epochs": 3},
+            },
         ],
         "measure": {"repeats": 2, "threads": 1},
     }
@@ -73,8 +79,17 @@ def test_cli_run_writes_reloadable_stages_and_report(tiny_run, capsys):
 def test_two_process_cpu_run(tiny_run):
     recipe = write_recipe(tiny_run)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "trimformer", "run",
-           str(recipe)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "trimformer",
+        "run",
+        str(recipe),
+    ]
     torchrun = shutil.which("torchrun")
     if torchrun:
         cmd = [torchrun, "--nproc_per_node", "2", "-m", "trimformer", "run", str(recipe)]
@@ -82,7 +97,9 @@ def test_two_process_cpu_run(tiny_run):
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads((tiny_run / "out" / "report.json").read_text())
     assert [m["name"] for m in report["models"]] == ["teacher", "distill"]
-    # One process writes: the table is printed once; evaluation covers the whole eval set (24 of 240 rows).
+    # One process writes: the table is printed once; evaluation covers the whole eval set .
     assert proc.stdout.count("report: ") == 1
-    assert report["models"][1]["metrics"]["accuracy"] * 24 == pytest.approx(round(report["models"][1]["metrics"]["accuracy"] * 24))
+    assert report["models"][1]["metrics"]["accuracy"] * 24 == pytest.approx(
+        round(report["models"][1]["metrics"]["accuracy"] * 24)
+    )
     assert (tiny_run / "out" / "distill" / "model.safetensors").exists()

@@ -4,10 +4,10 @@ import copy
 
 import numpy as np
 import pytest
+import tiny
 import torch
 from transformers import Trainer, TrainingArguments
 
-import tiny
 from trimformer import data as D
 from trimformer.config import DistillationConfig
 from trimformer.distill.student import student_from_teacher_layers
@@ -77,7 +77,10 @@ def test_gradient_accumulation_matches_large_batch(tmp_path):
             **COMMON,
         )
         trainer = DistillationTrainer(
-            model=tiny.tiny_bert(1), teacher_model=teacher, args=args, train_dataset=data.train,
+            model=tiny.tiny_bert(1),
+            teacher_model=teacher,
+            args=args,
+            train_dataset=data.train,
             data_collator=data.collator,
         )
         trainer.train()
@@ -95,17 +98,33 @@ def test_distillation_raises_student_accuracy(tmp_path):
     data, tok, task = task_data(n_train=512)
     torch.manual_seed(0)
     teacher = tiny.tiny_bert(0, layers=2, hidden=64)
-    fit = DistillationConfig(tmp_path / "t", num_train_epochs=6, learning_rate=2e-3, alpha_task=1.0, alpha_kd=0.0,
-                             per_device_train_batch_size=32, **COMMON)
+    fit = DistillationConfig(
+        tmp_path / "t",
+        num_train_epochs=6,
+        learning_rate=2e-3,
+        alpha_task=1.0,
+        alpha_kd=0.0,
+        per_device_train_batch_size=32,
+        **COMMON,
+    )
     DistillationTrainer(model=teacher, args=fit, train_dataset=data.train, data_collator=data.collator).train()
     teacher_acc = evaluate_model(teacher, data.eval, data.collator, task)["accuracy"]
     assert teacher_acc > 0.9
     student = student_from_teacher_layers(tiny.tiny_bert(5, layers=2, hidden=64), [0])
     before = evaluate_model(student, data.eval, data.collator, task)["accuracy"]
-    args = DistillationConfig(tmp_path / "s", num_train_epochs=6, learning_rate=2e-3, alpha_task=0.5, alpha_kd=0.5,
-                              alpha_hidden=0.5, per_device_train_batch_size=32, **COMMON)
-    DistillationTrainer(model=student, teacher_model=teacher, args=args, train_dataset=data.train,
-                        data_collator=data.collator).train()
+    args = DistillationConfig(
+        tmp_path / "s",
+        num_train_epochs=6,
+        learning_rate=2e-3,
+        alpha_task=0.5,
+        alpha_kd=0.5,
+        alpha_hidden=0.5,
+        per_device_train_batch_size=32,
+        **COMMON,
+    )
+    DistillationTrainer(
+        model=student, teacher_model=teacher, args=args, train_dataset=data.train, data_collator=data.collator
+    ).train()
     after = evaluate_model(student, data.eval, data.collator, task)["accuracy"]
     assert after > before + 0.2 and after > 0.85, (before, after)
 
@@ -113,10 +132,22 @@ def test_distillation_raises_student_accuracy(tmp_path):
 def test_teacher_cache_is_aligned_by_example(tmp_path):
     data, tok, _ = task_data(n_train=64)
     teacher = tiny.tiny_bert(2)
-    args = DistillationConfig(tmp_path, teacher_cache=True, max_steps=1, per_device_train_batch_size=8,
-                              train_sampling_strategy="group_by_length", **COMMON)
-    trainer = DistillationTrainer(model=tiny.tiny_bert(1), teacher_model=teacher, args=args,
-                                  train_dataset=data.train, data_collator=data.collator, processing_class=tok)
+    args = DistillationConfig(
+        tmp_path,
+        teacher_cache=True,
+        max_steps=1,
+        per_device_train_batch_size=8,
+        train_sampling_strategy="group_by_length",
+        **COMMON,
+    )
+    trainer = DistillationTrainer(
+        model=tiny.tiny_bert(1),
+        teacher_model=teacher,
+        args=args,
+        train_dataset=data.train,
+        data_collator=data.collator,
+        processing_class=tok,
+    )
     trainer.train()
     files = list((tmp_path / ".teacher_cache").glob("logits-*.safetensors"))
     assert len(files) == 1
@@ -127,8 +158,14 @@ def test_teacher_cache_is_aligned_by_example(tmp_path):
     # Different teacher weights -> a different cache file, never stale logits.
     changed = tiny.tiny_bert(3)
     args2 = DistillationConfig(tmp_path, teacher_cache=True, max_steps=1, **COMMON)
-    DistillationTrainer(model=tiny.tiny_bert(1), teacher_model=changed, args=args2, train_dataset=data.train,
-                        data_collator=data.collator, processing_class=tok).train()
+    DistillationTrainer(
+        model=tiny.tiny_bert(1),
+        teacher_model=changed,
+        args=args2,
+        train_dataset=data.train,
+        data_collator=data.collator,
+        processing_class=tok,
+    ).train()
     assert len(list((tmp_path / ".teacher_cache").glob("logits-*.safetensors"))) == 2
 
 

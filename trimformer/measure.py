@@ -138,7 +138,7 @@ def measure(
     latency: bool = True,
 ) -> dict[str, Any]:
     """The report entry for one model: metrics, params, size_mb, latency_ms {b1, b32, b1_p95, ...}."""
-    result: dict[str, Any] = {"metrics": evaluate_model(model, dataset, collator, task)}
+    result: dict[str, Any] = {"metrics": evaluate_model(model, dataset, collator, task), "eval_examples": len(dataset)}
     result.update(count_parameters(model))
     result["size_mb"] = round(size_on_disk_mb(artefact), 3) if artefact else None
     result["latency_ms"] = {}
