@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from torch import nn
 
@@ -23,3 +24,10 @@ def load_state_into(model: nn.Module, path: str | Path, strict: bool = True) -> 
         raise ValueError(
             f"{path}: weights do not match the rebuilt model (missing {missing[:5]}, unexpected {unexpected[:5]})"
         )
+
+
+def build_empty(model_cls: Any, config: Any) -> nn.Module:
+    """An untrained model of `config`'s shapes; `load_model` may pass an Auto class, which has no __init__."""
+    if model_cls.__name__.startswith("Auto"):
+        return model_cls.from_config(config)
+    return model_cls(config)

@@ -105,9 +105,9 @@ def _embedding_technique(model: nn.Module, cfg: EmbeddingInt8Config, calibration
 
 @register_loader("embedding-int8")
 def _load_embedding_int8(path: str, config: Any, model_cls: Any, **kwargs: Any) -> nn.Module:
-    from trimformer.quant._state import load_state_into
+    from trimformer.quant._state import build_empty, load_state_into
 
-    model = model_cls(config)
+    model = build_empty(model_cls, config)
     swap_in_empty_int8_embeddings(model, config.trimformer["modules"])
     load_state_into(model, path)
     return model.eval()

@@ -100,7 +100,15 @@ def save_lora(peft_model: nn.Module, tokenizer: Any, out_dir: str | Path, includ
     out_dir = Path(out_dir)
     base = peft_model.get_base_model()
     if include_base:
-        base.save_pretrained(out_dir, state_dict=base_state_dict(peft_model))
+        from safetensors.torch import save_file
+
+        # Written by hand: save_pretrained of a bitsandbytes model ignores a passed state_dict and would
+        # store the peft-renamed keys, which plain from_pretrained cannot read back.
+        out_dir.mkdir(parents=True, exist_ok=True)
+        base.config.architectures = [type(base).__name__]
+        base.config.save_pretrained(out_dir)
+        state = {k: v.data.detach().contiguous().clone() for k, v in base_state_dict(peft_model).items()}
+        save_file(state, str(out_dir / "model.safetensors"), metadata={"format": "pt"})
         write_info(out_dir, dict(base.config.trimformer))
     peft_model.save_pretrained(out_dir)
     if tokenizer is not None:

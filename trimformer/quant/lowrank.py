@@ -19,7 +19,7 @@ from torch import nn
 from trimformer.compress import Calibration, register_technique
 from trimformer.loading import register_loader
 from trimformer.quant._artefact import set_record
-from trimformer.quant._state import load_state_into
+from trimformer.quant._state import build_empty, load_state_into
 
 DEFAULT_TARGETS = [
     "*attention.self.query",
@@ -140,7 +140,7 @@ def _lowrank_technique(model: nn.Module, cfg: LowRankConfig, calibration: Calibr
 
 @register_loader("lowrank")
 def _load_lowrank(path: str, config: Any, model_cls: Any, **_: Any) -> nn.Module:
-    model = model_cls(config)
+    model = build_empty(model_cls, config)
     for name, rank in config.trimformer["ranks"].items():
         linear = model.get_submodule(name)
         _set_module(model, name, LowRankLinear(linear.in_features, linear.out_features, rank, linear.bias is not None))

@@ -19,6 +19,7 @@ from torch import nn
 from trimformer.compress import Calibration, register_technique
 from trimformer.loading import register_loader
 from trimformer.quant._artefact import set_record, write_info
+from trimformer.quant._state import build_empty
 from trimformer.quant.embedding import Int8Embedding, _embedding_names, swap_in_empty_int8_embeddings
 
 STATE_FILE = "quantized_state.pt"
@@ -88,7 +89,7 @@ def _torch_dynamic_technique(model: nn.Module, cfg: TorchDynamicInt8Config, cali
 
 @register_loader("torch-dynamic-int8")
 def _load_torch_dynamic(path: str, config: Any, model_cls: Any, **_: Any) -> nn.Module:
-    model = model_cls(config).eval()
+    model = build_empty(model_cls, config).eval()
     swap_in_empty_int8_embeddings(model, config.trimformer.get("embedding_modules", []))
     _quantize_linears(model)
     # Packed int8 weights are pickled objects; this is our own artefact format (see module docstring).
