@@ -56,9 +56,10 @@ def test_lora_trains_merges_and_reloads(tmp_path, capsys, qlora):
     merged = merge_lora(model, requantize=False)
     assert "merge:" in capsys.readouterr().out
     assert not any("lora_" in n for n, _ in merged.named_parameters())
-    torch.testing.assert_close(logits_of(merged, batch), adapted, atol=1e-4, rtol=1e-4)
+    tol = 5e-3 if qlora else 1e-4  # bitsandbytes' CPU 4-bit matmul differs from exact dequantization by ~1e-3
+    torch.testing.assert_close(logits_of(merged, batch), adapted, atol=tol, rtol=tol)
     merged.save_pretrained(tmp_path / "merged")
-    torch.testing.assert_close(logits_of(load_model(str(tmp_path / "merged")), batch), adapted, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(logits_of(load_model(str(tmp_path / "merged")), batch), adapted, atol=tol, rtol=tol)
 
 
 def test_qlora_merge_requantized_is_close_and_says_so(capsys):
