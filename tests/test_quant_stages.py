@@ -1,4 +1,4 @@
-"""Recipe stages: options validated, order flags set, quantize stage records runtime and writes a reloadable artefact."""
+"""Recipe stages: options validated, order flags set, each stage records its runtime."""
 
 from __future__ import annotations
 

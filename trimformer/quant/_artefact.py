@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 INFO_FILE = "trimformer_quant.json"
@@ -54,7 +55,7 @@ def linear_weight_bytes(model: nn.Module) -> int:
     total = 0
     for module in model.modules():
         w = getattr(module, "weight", None)
-        if w is None or isinstance(module, (nn.Embedding, nn.LayerNorm)) or w.dim() != 2:
+        if not isinstance(w, torch.Tensor) or isinstance(module, (nn.Embedding, nn.LayerNorm)) or w.dim() != 2:
             continue
         total += w.numel() * w.element_size()
     return total
