@@ -116,6 +116,14 @@ def test_run_with_bad_recipe_exits_2_without_traceback(files, tmp_path):
 
 
 def test_builtin_recipes_validate_offline():
+    from trimformer.recipe import builtin_recipes
+
+    assert {"demo", "demo-compress", "bert-large-to-6l-sst2"} <= set(builtin_recipes())
     for name in ("demo", "bert-large-to-6l-sst2"):
-        loaded = load_recipe(name)
-        assert loaded.stages
+        assert load_recipe(name).stages
+    # demo-compress starts from the demo's outputs: its schema validates anywhere, its files after the demo.
+    assert [type(s).__name__ for s in load_recipe("demo-compress", check_files=False).stages] == [
+        "PruneHeadsStage",
+        "PruneVocabStage",
+        "QuantizeStage",
+    ]

@@ -93,7 +93,7 @@ def load_raw(settings: DataSettings, seed: int) -> datasets.DatasetDict:
 def _clean(ds: datasets.Dataset, s: DataSettings) -> datasets.Dataset:
     for column, allowed in s.filter.items():
         ds = ds.filter(lambda v, c=column, keep=frozenset(allowed): v[c] in keep)
-    if s.text_column in ds.column_names and ds.features[s.text_column].dtype == "string":
+    if s.text_column in ds.column_names and getattr(ds.features[s.text_column], "dtype", None) == "string":
         ds = ds.filter(lambda v: isinstance(v[s.text_column], str) and v[s.text_column].strip() != "")
         if s.dedupe:
             seen: set[str] = set()
@@ -176,28 +176,22 @@ def tokenize(
 
 def _encode_tokens(batch: dict, s: DataSettings, tokenizer: Any, encode_label) -> dict:
     """Words -> sub-tokens; the label goes to each word's first sub-token, -100 elsewhere."""
-    out = dict(tokenizer(batch[s.text_column], is_split_into_words=True, truncation=True, max_length=s.max_length))
+    encoding = tokenizer(batch[s.text_column], is_split_into_words=True, truncation=True, max_length=s.max_length)
     labels = []
     for row in range(len(batch[s.text_column])):
-        word_ids = out_word_ids(tokenizer, out, row)
         tags = batch[s.label_column][row] if encode_label else None
         previous, row_labels = None, []
-        for w in word_ids:
+        for w in encoding.word_ids(row):
             if w is None or w == previous or tags is None:
                 row_labels.append(UNLABELLED)
             else:
                 row_labels.append(encode_label(tags[w]))
             previous = w
         labels.append(row_labels)
-    out.pop("offset_mapping", None)
-    out = {k: v for k, v in out.items()}
+    out = dict(encoding)
     out["labels"] = labels
     out["example_id"] = batch["example_id"]
     return out
-
-
-def out_word_ids(tokenizer: Any, encoding: Any, row: int) -> list[int | None]:
-    return encoding.word_ids(row) if hasattr(encoding, "word_ids") else tokenizer(row).word_ids()
 
 
 class DistillationCollator:
