@@ -162,6 +162,14 @@ def run(loaded: LoadedRecipe, overwrite: bool = False) -> dict[str, Any]:
         entry = measure_saved(state, resolve_path(recipe.teacher.model), model=state.teacher, teacher_side=True)
         report["models"].append({"name": "teacher", "role": "teacher", "path": recipe.teacher.model, **entry})
         write_json_atomic(out / REPORT, report)
+    if main and recipe.student.init == "pretrained":
+        # The student the user brought is the baseline every later stage is compared with.
+        from trimformer.stages.distill import ensure_student
+
+        ensure_student(state)
+        entry = measure_saved(state, resolve_path(recipe.student.model), model=state.model)
+        report["models"].append({"name": "student", "role": "input", "path": recipe.student.model, **entry})
+        write_json_atomic(out / REPORT, report)
     for stage, name, entry in zip(loaded.stages, loaded.stage_dir_names(), loaded.raw["stages"]):
         if main:
             print(f"\n=== stage {name} ({entry['type']}) ===", flush=True)

@@ -56,7 +56,15 @@ def ensure_student(state: RunState) -> None:
         return
     spec = state.recipe.student
     if spec.init == "pretrained":
-        state.model = state.task.auto_class.from_pretrained(resolve_path(spec.model), **state.task.model_kwargs())
+        from transformers import AutoConfig
+
+        from trimformer.loading import load_model, trimformer_kind
+
+        path = resolve_path(spec.model)
+        if trimformer_kind(AutoConfig.from_pretrained(path)) is not None:  # pruned / low-rank / ... artefacts
+            state.model = load_model(path, state.task.auto_class)
+        else:
+            state.model = state.task.auto_class.from_pretrained(path, **state.task.model_kwargs())
     elif spec.init == "random":
         state.model = random_student(state.teacher.config, state.task.auto_class, spec.config)
     else:

@@ -11,6 +11,7 @@ import copy
 import dataclasses
 from typing import Any, ClassVar, Literal
 
+import datasets
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt
 from torch.utils.data import DataLoader
 
@@ -80,6 +81,11 @@ class PruneFFNStage(_PruneStage):
 
 class PruneVocabStage(StageConfig):
     min_count: PositiveInt = Field(1, description="Keep tokens seen at least this often in the training text")
+    include_eval_text: bool = Field(
+        False,
+        description="Also keep the eval split's tokens (text only, no labels): use when the eval text stands for "
+        "what the model will see; otherwise its unseen words become [UNK] and outputs on them change",
+    )
 
     needs_float_weights: ClassVar[bool] = True
 
@@ -131,10 +137,12 @@ register_stage("prune_layers", PruneLayersStage)(_run_structural)
 register_stage("prune_ffn", PruneFFNStage)(_run_structural)
 
 
-def _corpus_ids(state: RunState) -> list[list[int]]:
-    """The training text tokenized without truncation: every token the corpus uses."""
+def _corpus_ids(state: RunState, include_eval_text: bool = False) -> list[list[int]]:
+    """The training text (and optionally the eval text) tokenized without truncation."""
     s = state.data.settings
     raw = state.data.raw_train
+    if include_eval_text:
+        raw = datasets.concatenate_datasets([raw, state.data.raw_eval])
     split = state.task.name == "token-classification"
     columns = [s.text_column] + ([s.text_pair_column] if s.text_pair_column else [])
     ids: list[list[int]] = []
@@ -152,7 +160,10 @@ def run_prune_vocab(cfg: PruneVocabStage, state: RunState) -> None:
     ensure_student(state)
     before = state.model.get_input_embeddings().num_embeddings
     state.model, state.tokenizer, _ = prune_vocab(
-        state.model, state.tokenizer, _corpus_ids(state), VocabPruneConfig(min_count=cfg.min_count)
+        state.model,
+        state.tokenizer,
+        _corpus_ids(state, cfg.include_eval_text),
+        VocabPruneConfig(min_count=cfg.min_count),
     )
     state.saver = _saver
     # Re-tokenize with the pruned tokenizer; the teacher keeps its own ids through teacher_* columns.

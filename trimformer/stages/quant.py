@@ -45,7 +45,8 @@ def _plain_saver(model: Any, tokenizer: Any, out_dir: Path) -> None:
 class QuantizeStage(StageConfig):
     method: QuantMethod = Field("int8-cpu", description="int8-cpu = ONNX Runtime dynamic int8 (measured fastest).")
     quantize_embeddings: bool = Field(True, description="onnx-int8 / torch-ao-int8: int8 embeddings too.")
-    per_channel: bool = Field(False, description="onnx-int8: per-output-channel weight scales.")
+    # Per-channel scales measured -0.08 vs -0.78 points on the demo student (ONNX int8 + int8 embeddings).
+    per_channel: bool = Field(True, description="onnx-int8 / int8-cpu: per-output-channel weight scales.")
     compile: bool = Field(True, description="torchao: load with torch.compile (torchao is slow eagerly on CPU).")
     llm_int8_threshold: float = Field(6.0, description="bnb-8bit: outlier threshold of LLM.int8.")
     double_quant: bool = Field(True, description="bnb-nf4/fp4: quantize the block scales too.")
