@@ -31,7 +31,7 @@ INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 @dataclass
 class OnnxInt8Config:
     quantize_embeddings: bool = True  # also int8 the Gather (embedding) tables: the file shrinks ~4x, not ~1.3x
-    per_channel: bool = False  # per-output-channel weight scales: a bit more accurate, a bit slower
+    per_channel: bool = True  # per-output-channel scales: measured -0.08 vs -0.78 points on the demo student
     opset: int = 17
     num_threads: int | None = None  # intra-op threads for the session; None = onnxruntime's default
 
