@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 EXIT_BAD_INPUT = 2
+EXIT_BUDGET = 3  # the run worked, but a stage lost more accuracy than the recipe allows
 
 
 def _quiet_libraries() -> None:
@@ -139,11 +140,15 @@ def _add_optional_commands(sub: Any) -> None:
 def main(argv: list[str] | None = None) -> int:
     _quiet_libraries()
     args = build_parser().parse_args(argv)
+    from trimformer.budget import BudgetExceeded
     from trimformer.loading import ModelReferenceError
     from trimformer.recipe import RecipeError
 
     try:
         return args.fn(args)
+    except BudgetExceeded as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BUDGET
     except (RecipeError, ModelReferenceError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -14,6 +14,7 @@ from typing import Any
 from transformers import AutoTokenizer, set_seed
 
 from trimformer import data as data_mod
+from trimformer.budget import budget_record, enforce_budget
 from trimformer.distributed import is_main_process, wait_for_everyone
 from trimformer.loading import load_model, resolve_path
 from trimformer.measure import measure
@@ -185,17 +186,22 @@ def run(loaded: LoadedRecipe, overwrite: bool = False) -> dict[str, Any]:
         stage_dir = out / name
         save_artefact(state, model, tokenizer, stage_dir)
         measured = measure_saved(state, stage_dir, teacher_side=is_teacher)
-        report["models"].append(
-            {
-                "name": "teacher" if is_teacher else name,
-                "role": "teacher" if is_teacher else "stage",
-                "stage_type": entry["type"],
-                "path": str(stage_dir),
-                "info": state.stage_info.get(name, {}),
-                **measured,
-            }
-        )
+        record = {
+            "name": "teacher" if is_teacher else name,
+            "role": "teacher" if is_teacher else "stage",
+            "stage_type": entry["type"],
+            "path": str(stage_dir),
+            "info": state.stage_info.get(name, {}),
+            **measured,
+        }
+        report["models"].append(record)
+        if not is_teacher:
+            teacher_entry = next((m for m in report["models"] if m["role"] == "teacher"), None)
+            record["budget"] = budget_record(
+                record, teacher_entry, report["main_metric"], stage.max_drop, recipe.budget
+            )
         write_json_atomic(out / REPORT, report)
+        enforce_budget(record, report["main_metric"], recipe.budget)  # after the report is safely written
     wait_for_everyone()
     if main:
         shutil.rmtree(out / ".work", ignore_errors=True)

@@ -65,6 +65,13 @@ class MeasureSection(Section):
     latency: bool = True
 
 
+class BudgetSection(Section):
+    max_drop: float = Field(ge=0, description="Most metric points any stage may lose vs the teacher")
+    on_violation: Literal["stop", "mark"] = Field(
+        "stop", description="stop: end the run with an error; mark: flag the stage in the report and go on"
+    )
+
+
 def training_fields() -> dict[str, dataclasses.Field]:
     from trimformer.config import DistillationConfig
 
@@ -112,6 +119,7 @@ class Recipe(Section):
     training: dict[str, Any] = Field(default_factory=dict, description="TrainingArguments for every stage")
     stages: list[dict[str, Any]] = Field(min_length=1)
     measure: MeasureSection = Field(default_factory=MeasureSection)
+    budget: BudgetSection | None = None
     hub: dict[str, Any] | None = None
 
     _training_check = field_validator("training")(classmethod(lambda cls, v: check_training(v)))

@@ -35,6 +35,9 @@ class StageConfig(BaseModel):
     training: dict[str, Any] = Field(
         default_factory=dict, description="TrainingArguments overrides for this stage (merged over recipe.training)."
     )
+    max_drop: float | None = Field(
+        None, ge=0, description="Accuracy budget: most metric points this stage may lose vs the teacher."
+    )
 
     # What the stage needs / does to the weights, for order checks before anything loads.
     needs_float_weights: ClassVar[bool] = False  # e.g. pruning, training the full model
