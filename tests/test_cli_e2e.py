@@ -52,7 +52,9 @@ def test_cli_run_writes_reloadable_stages_and_report(tiny_run, capsys):
     assert "teacher" in printed and "distill" in printed and "accuracy" in printed
     for entry in report["models"]:
         assert {"metrics", "params", "size_mb", "latency_ms"} <= set(entry)
-        assert set(entry["latency_ms"]) >= {"b1", "b32"}
+        assert set(entry["latency_ms"]) >= {"b1", "b32", "b1_p95", "b32_p95"}
+        assert set(entry["throughput_per_s"]) == {"b1", "b32"} and set(entry["peak_memory_mb"]) == {"b1", "b32"}
+        assert entry["latency_ms"]["b1_p95"] >= entry["latency_ms"]["b1"]
     teacher, student = report["models"]
     assert student["params"] < teacher["params"] and student["size_mb"] < teacher["size_mb"]
     assert teacher["metrics"]["accuracy"] > 0.8  # the tiny task is learnable

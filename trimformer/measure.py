@@ -109,6 +109,47 @@ def latency_inputs(dataset: Any, collator: Any, batch_size: int, length: int, de
     return out
 
 
+def _rss_mb() -> float:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+@contextmanager
+def peak_memory(device: torch.device):
+    """Peak extra memory while the block runs: CUDA allocator peak on GPU; on CPU the growth of the
+    process's resident set, sampled every millisecond (activations and runtime workspaces)."""
+    result: dict[str, float] = {}
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
+        yield result
+        result["peak_mb"] = (torch.cuda.max_memory_allocated(device) - before) / 2**20
+        return
+    import threading
+
+    base, peak, stop = _rss_mb(), [0.0], threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            peak[0] = max(peak[0], _rss_mb())
+            stop.wait(0.001)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield result
+    finally:
+        stop.set()
+        thread.join()
+        result["peak_mb"] = max(0.0, peak[0] - base)
+
+
 @torch.no_grad()
 def latency_ms(model: Any, inputs: dict, repeats: int = 5, warmup: int = 2) -> dict[str, float]:
     for _ in range(warmup):
@@ -146,10 +187,34 @@ def measure(
     result["length"] = length
     if latency:
         device = model_device(model)
+        result["device"] = str(device)
         with cpu_threads(threads):
             for bs in batch_sizes:
-                timing = latency_ms(model, latency_inputs(dataset, collator, bs, length, device), repeats)
+                with peak_memory(device) as mem:
+                    timing = latency_ms(model, latency_inputs(dataset, collator, bs, length, device), repeats)
                 result["latency_ms"][f"b{bs}"] = round(timing["p50"], 3)
                 result["latency_ms"][f"b{bs}_p95"] = round(timing["p95"], 3)
                 result.setdefault("throughput_per_s", {})[f"b{bs}"] = round(bs * 1000 / timing["p50"], 2)
+                result.setdefault("peak_memory_mb", {})[f"b{bs}"] = round(mem["peak_mb"], 2)
+        if torch.cuda.is_available() and device.type == "cpu" and _movable(model):
+            result["latency_ms_cuda"] = cuda_latency(model, dataset, collator, batch_sizes, length, repeats)
     return result
+
+
+def _movable(model: Any) -> bool:
+    """Plain float torch modules can be timed on the GPU too (not ONNX / int8 CPU artefacts)."""
+    params = list(model.parameters()) if hasattr(model, "parameters") else []
+    return bool(params) and all(p.is_floating_point() for p in params) and hasattr(model, "to")
+
+
+def cuda_latency(model: Any, dataset: Any, collator: Any, batch_sizes, length: int, repeats: int) -> dict:
+    cuda = torch.device("cuda")
+    model.to(cuda)
+    try:
+        out = {}
+        for bs in batch_sizes:
+            timing = latency_ms(model, latency_inputs(dataset, collator, bs, length, cuda), repeats)
+            out[f"b{bs}"], out[f"b{bs}_p95"] = round(timing["p50"], 3), round(timing["p95"], 3)
+        return out
+    finally:
+        model.to("cpu")
