@@ -23,7 +23,6 @@ def pytest_collection_modifyitems(config, items):
 def tiny_run(tmp_path):
     """A tiny teacher checkpoint, tokenizer and a learnable CSV dataset on disk."""
     import pandas as pd
-
     import tiny
 
     model = tiny.tiny_bert(0, layers=4, hidden=64)

@@ -99,9 +99,10 @@ def test_two_process_cpu_run(tiny_run):
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads((tiny_run / "out" / "report.json").read_text())
     assert [m["name"] for m in report["models"]] == ["teacher", "distill"]
-    # One process writes: the table is printed once; evaluation covers the whole eval set .
+    # One process writes: the table is printed once; evaluation covers the whole eval set.
     assert proc.stdout.count("report: ") == 1
-    assert report["models"][1]["metrics"]["accuracy"] * 24 == pytest.approx(
-        round(report["models"][1]["metrics"]["accuracy"] * 24)
+    expected = len(
+        D.load_raw(D.DataSettings(path=str(tiny_run / "data.csv.gz"), max_length=16), seed=42)["validation"]
     )
+    assert [m["eval_examples"] for m in report["models"]] == [expected, expected]
     assert (tiny_run / "out" / "distill" / "model.safetensors").exists()

@@ -6,11 +6,11 @@ import random
 
 import pandas as pd
 import pytest
+import tiny
 import torch
 import yaml
 from transformers import BertForMaskedLM, BertForSequenceClassification, BertForTokenClassification
 
-import tiny
 from trimformer.cli import main
 from trimformer.loading import load_model
 

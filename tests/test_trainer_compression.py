@@ -1,8 +1,8 @@
 """The Python face: DistillationTrainer(compression=[...]) applies the same techniques as recipe stages."""
 
+import tiny
 import torch
 
-import tiny
 from trimformer import data as D
 from trimformer.config import DistillationConfig
 from trimformer.prune import HeadPruneConfig
