@@ -103,8 +103,7 @@ def latency_inputs(dataset: Any, collator: Any, batch_size: int, length: int, de
             continue
         x = batch[key][:, :length]
         if x.size(1) < length:
-            pad = 0 if key != "attention_mask" else 0
-            x = torch.nn.functional.pad(x, (0, length - x.size(1)), value=pad)
+            x = torch.nn.functional.pad(x, (0, length - x.size(1)), value=0)  # pad id / masked out
         out[key] = x.to(device)
     return out
 

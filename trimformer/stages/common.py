@@ -22,9 +22,6 @@ TRAINING_DEFAULTS: dict[str, Any] = {
     "dataloader_num_workers": 0,
 }
 
-LOSS_FIELDS = ("alpha_task", "alpha_kd", "temperature", "alpha_hidden", "hidden_loss", "layer_map")
-LOSS_FIELDS += ("alpha_attention", "teacher_cache")
-
 
 def metrics_fn(state: RunState):
     def compute(eval_pred) -> dict[str, float]:
