@@ -19,6 +19,18 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True)
+def _seeded():
+    """Every test starts from the same RNG state, whatever ran before it (tests run in random order)."""
+    import random
+
+    import numpy as np
+
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
+
+
 @pytest.fixture
 def tiny_run(tmp_path):
     """A tiny teacher checkpoint, tokenizer and a learnable CSV dataset on disk."""

@@ -70,5 +70,8 @@ def test_prune_vocab_stage_retokenizes(tmp_path):
     _run("prune_vocab", state)
     assert len(state.tokenizer) < old
     assert state.model.config.vocab_size == len(state.tokenizer)
-    assert max(max(ids) for ids in state.data.train["input_ids"]) < len(state.tokenizer)
-    assert "teacher_input_ids" in state.data.train.column_names  # the teacher keeps its own ids
+    # Later stages read the pruned ids; the teacher (old vocabulary) keeps reading its own.
+    view = state.data.view(state.tokenizer, state.teacher_tokenizer)
+    assert max(max(ids) for ids in view.train["input_ids"]) < len(state.tokenizer)
+    assert "teacher_input_ids" in view.train.column_names
+    assert max(max(ids) for ids in view.train["teacher_input_ids"]) >= len(state.tokenizer)

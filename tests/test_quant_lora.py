@@ -63,16 +63,21 @@ def test_lora_trains_merges_and_reloads(tmp_path, capsys, qlora):
 
 
 def test_qlora_merge_requantized_is_close_and_says_so(capsys):
-    model = compress_(trained_tiny_bert(), LoraAdapterConfig(dropout=0.0, qlora=True))
-    _train(model, steps=20)
+    torch.manual_seed(0)  # LoRA's A matrices are random: never depend on what ran before
     batch = eval_batch()
+    base = logits_of(trained_tiny_bert(), batch)
+    model = compress_(trained_tiny_bert(), LoraAdapterConfig(dropout=0.0, qlora=True))
+    _train(model, steps=40)
     adapted = logits_of(model, batch)
     merged = merge_lora(model, requantize=True)
     assert "re-quantized" in capsys.readouterr().out
     assert getattr(merged, "is_loaded_in_4bit", False)
-    # Re-quantizing W + BA to NF4 adds rounding: close to the adapted model, not equal.
-    agree = (logits_of(merged, batch).argmax(-1) == adapted.argmax(-1)).float().mean()
-    assert agree > 0.9
+    # Re-quantizing W + BA to NF4 adds rounding: close to the adapted model, not equal. "Close" is measured
+    # against what the adapters changed (argmax agreement is meaningless here: the flipped-label model sits
+    # near its decision boundary). Seeds 0-5 measured 0.17-0.30 of the change.
+    error = (logits_of(merged, batch) - adapted).abs().mean()
+    change = (base - adapted).abs().mean()
+    assert error < 0.5 * change
 
 
 def test_lora_student_in_distillation_trainer(tmp_path):

@@ -226,9 +226,41 @@ class DistillationCollator:
         return batch
 
 
+def teacher_needs_own_ids(tokenizer: Any, teacher_tokenizer: Any, force: bool | None = None) -> bool:
+    """The one rule for when a teacher reads its own token ids (`teacher_*` columns) instead of the
+    student's: whenever the two tokenizers differ. `force` is the recipe's `teacher.own_tokenizer`."""
+    if teacher_tokenizer is None:
+        return False
+    differ = not tokenizers_match(tokenizer, teacher_tokenizer)
+    if force is False and differ:
+        raise ValueError(
+            "teacher.own_tokenizer: false, but the teacher's tokenizer differs from the student's; "
+            "remove the setting (the teacher then tokenizes the raw text itself)"
+        )
+    return differ or bool(force)
+
+
+@dataclass
+class TaskView:
+    """The splits tokenized for one (model, teacher) pair, with the collator that batches them.
+    `teacher_columns` says whether batches carry the teacher's own ids as `teacher_*`."""
+
+    train: datasets.Dataset
+    eval: datasets.Dataset
+    collator: DistillationCollator
+    tokenizer: Any
+    teacher_tokenizer: Any = None
+
+    @property
+    def teacher_columns(self) -> bool:
+        return self.teacher_tokenizer is not None
+
+
 @dataclass
 class TaskData:
-    """Raw and tokenized splits for a run, plus the collator that batches them."""
+    """Raw splits for a run plus the student's tokenized view (train/eval/collator, with `teacher_*`
+    columns when the run's teacher tokenizes for itself). `view()` tokenizes for any other pair, e.g.
+    the teacher alone when it is fine-tuned, or a pruned student and its unpruned copy."""
 
     settings: DataSettings
     task: TaskSpec
@@ -237,19 +269,49 @@ class TaskData:
     train: datasets.Dataset
     eval: datasets.Dataset
     collator: DistillationCollator
+    tokenizer: Any = None
+    teacher_tokenizer: Any = None  # set only when the teacher reads its own ids
+    mlm_probability: float = 0.15
+    _views: dict = field(default_factory=dict, repr=False)
 
     @property
     def text_column(self) -> str:
         return self.settings.text_column
 
+    def view(self, tokenizer: Any, teacher_tokenizer: Any = None, force_own: bool | None = None) -> TaskView:
+        """Splits tokenized by `tokenizer`; with a teacher tokenizer that differs, also `teacher_*` columns."""
+        own = teacher_needs_own_ids(tokenizer, teacher_tokenizer, force_own)
+        teacher_tok = teacher_tokenizer if own else None
+        key = (id(tokenizer), id(teacher_tok))
+        if key not in self._views:
+            if tokenizer is self.tokenizer and teacher_tok is self.teacher_tokenizer:
+                self._views[key] = TaskView(self.train, self.eval, self.collator, tokenizer, teacher_tok)
+            else:
+                self._views[key] = TaskView(
+                    tokenize(self.raw_train, self.task, self.settings, tokenizer, teacher_tok),
+                    tokenize(self.raw_eval, self.task, self.settings, tokenizer, teacher_tok),
+                    DistillationCollator(tokenizer, self.task, teacher_tok, self.mlm_probability),
+                    tokenizer,
+                    teacher_tok,
+                )
+        return self._views[key]
+
 
 def prepare(
-    raw: datasets.DatasetDict, task: TaskSpec, s: DataSettings, tokenizer: Any, teacher_tokenizer: Any = None
+    raw: datasets.DatasetDict,
+    task: TaskSpec,
+    s: DataSettings,
+    tokenizer: Any,
+    teacher_tokenizer: Any = None,
+    force_own: bool | None = None,
 ) -> TaskData:
-    train = tokenize(raw["train"], task, s, tokenizer, teacher_tokenizer)
-    evaluation = tokenize(raw["validation"], task, s, tokenizer, teacher_tokenizer)
-    collator = DistillationCollator(tokenizer, task, teacher_tokenizer)
-    return TaskData(s, task, raw["train"], raw["validation"], train, evaluation, collator)
+    """Tokenize both splits for the student; the teacher gets its own `teacher_*` columns when its
+    tokenizer differs (see `teacher_needs_own_ids`)."""
+    teacher_tok = teacher_tokenizer if teacher_needs_own_ids(tokenizer, teacher_tokenizer, force_own) else None
+    train = tokenize(raw["train"], task, s, tokenizer, teacher_tok)
+    evaluation = tokenize(raw["validation"], task, s, tokenizer, teacher_tok)
+    collator = DistillationCollator(tokenizer, task, teacher_tok)
+    return TaskData(s, task, raw["train"], raw["validation"], train, evaluation, collator, tokenizer, teacher_tok)
 
 
 def tokenizers_match(a: Any, b: Any) -> bool:

@@ -57,15 +57,13 @@ def build_state(loaded: LoadedRecipe) -> RunState:
     tokenizer = teacher_tokenizer
     if recipe.student.init == "pretrained":
         tokenizer = AutoTokenizer.from_pretrained(resolve_path(recipe.student.model))
-    own = recipe.teacher.own_tokenizer
-    if own is None:
-        own = not data_mod.tokenizers_match(tokenizer, teacher_tokenizer)
+    own = data_mod.teacher_needs_own_ids(tokenizer, teacher_tokenizer, recipe.teacher.own_tokenizer)
     if own and recipe.task != "sequence-classification":
         raise ValueError(
             f"teacher.own_tokenizer: only sequence classification lets the teacher tokenize for itself; "
             f"the {recipe.task} student must share the teacher's tokenizer"
         )
-    task_data = data_mod.prepare(raw, task, settings, tokenizer, teacher_tokenizer if own else None)
+    task_data = data_mod.prepare(raw, task, settings, tokenizer, teacher_tokenizer, recipe.teacher.own_tokenizer)
     state = RunState(
         task=task,
         output_dir=Path(recipe.output_dir),

@@ -82,6 +82,8 @@ def choose_rank(weight: torch.Tensor, cfg: LowRankConfig) -> int:
     full = min(out_f, in_f)
     if cfg.target_compression is not None:
         rank = int(cfg.target_compression * in_f * out_f / (in_f + out_f))
+    elif cfg.energy >= 1.0:
+        rank = full  # all the energy: no threshold can be met early by rounding
     else:
         energy = torch.linalg.svdvals(weight.detach().float()).pow(2)
         cumulative = energy.cumsum(0) / energy.sum()

@@ -40,12 +40,21 @@ def train_student(
     loss: dict[str, Any] | None = None,
     train_dataset: datasets.Dataset | None = None,
     callbacks: list[Any] | None = None,
+    *,
+    tokenizer: Any = None,
+    teacher_tokenizer: Any = None,
 ) -> Any:
     """Train `student` (distilling from `teacher` when given) with the recipe's training settings
     overlaid by the stage's; returns the trained, unwrapped model. `loss` holds DistillationConfig
-    loss fields (alpha_*, temperature, ...); without a teacher the loss is the task loss alone."""
+    loss fields (alpha_*, temperature, ...); without a teacher the loss is the task loss alone.
+
+    Each model reads the ids of its own tokenizer: `tokenizer` is the trained model's (default: the
+    student's), `teacher_tokenizer` the teacher's (required with a teacher). When they differ the
+    batches carry the teacher's ids as `teacher_*` columns (`trimformer.data.teacher_needs_own_ids`).
+    `train_dataset`, when given, must have been tokenized by `training_view(...)` for the same pair."""
     from trimformer.trainer import DistillationTrainer  # lazy: keeps `trimformer validate` fast
 
+    view = training_view(state, teacher, tokenizer=tokenizer, teacher_tokenizer=teacher_tokenizer)
     loss = dict(loss or {})
     if teacher is None:
         loss.update(alpha_task=1.0, alpha_kd=0.0, alpha_hidden=0.0, alpha_attention=0.0, teacher_cache=False)
@@ -58,10 +67,10 @@ def train_student(
         model=student,
         teacher_model=teacher,
         args=args,
-        train_dataset=train_dataset if train_dataset is not None else state.data.train,
-        eval_dataset=state.data.eval,
-        data_collator=state.data.collator,
-        processing_class=state.tokenizer,
+        train_dataset=train_dataset if train_dataset is not None else view.train,
+        eval_dataset=view.eval,
+        data_collator=view.collator,
+        processing_class=view.tokenizer,
         compute_metrics=metrics_fn(state),
         regression=state.task.regression,
         callbacks=callbacks,
@@ -73,3 +82,13 @@ def train_student(
         if "loss" in entry
     ]
     return trainer.accelerator.unwrap_model(trainer.model)
+
+
+def training_view(state: RunState, teacher: Any, *, tokenizer: Any = None, teacher_tokenizer: Any = None) -> Any:
+    """The data view (`trimformer.data.TaskView`) a training run with this model/teacher pair reads."""
+    tokenizer = tokenizer if tokenizer is not None else state.tokenizer
+    if teacher is not None and teacher_tokenizer is None:
+        raise ValueError("internal: train_student with a teacher needs teacher_tokenizer (the teacher's own)")
+    force = getattr(getattr(state.recipe, "teacher", None), "own_tokenizer", None)
+    own = force if teacher is not None and teacher_tokenizer is state.teacher_tokenizer else None
+    return state.data.view(tokenizer, teacher_tokenizer if teacher is not None else None, own)

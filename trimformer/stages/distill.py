@@ -13,7 +13,7 @@ from trimformer.distill.augment import KINDS, augment_texts
 from trimformer.distill.student import random_student, student_from_teacher_layers
 from trimformer.loading import resolve_path
 from trimformer.stages.base import Options, RunState, StageConfig, register_stage
-from trimformer.stages.common import train_student
+from trimformer.stages.common import train_student, training_view
 
 
 class AugmentSection(Options):
@@ -100,17 +100,28 @@ def extra_training_text(cfg: DistillStage, state: RunState) -> datasets.Dataset 
         return None
     merged = {k: sum((p.get(k, []) for p in pieces), []) for k in pieces[0]}
     raw = datasets.Dataset.from_dict(merged)
-    teacher_tok = state.teacher_tokenizer if state.teacher_tokenizer is not state.tokenizer else None
-    return data_mod.tokenize(raw, state.task, s, state.tokenizer, teacher_tok, labelled=False, id_offset=len(d.train))
+    view = training_view(state, state.teacher, teacher_tokenizer=state.teacher_tokenizer)
+    return data_mod.tokenize(
+        raw, state.task, s, view.tokenizer, view.teacher_tokenizer, labelled=False, id_offset=len(view.train)
+    )
 
 
 @register_stage("distill", DistillStage)
 def run_distill(cfg: DistillStage, state: RunState) -> None:
     ensure_student(state)
-    train = state.data.train
+    train = training_view(state, state.teacher, teacher_tokenizer=state.teacher_tokenizer).train
     extra = extra_training_text(cfg, state)
     if extra is not None:
         train = datasets.concatenate_datasets([train, extra.cast(train.features)])
         state.stage_info[state.current_stage]["extra_examples"] = len(extra)
-    student = train_student(state, state.model, state.teacher, cfg, state.current_stage, cfg.loss_settings(), train)
+    student = train_student(
+        state,
+        state.model,
+        state.teacher,
+        cfg,
+        state.current_stage,
+        cfg.loss_settings(),
+        train,
+        teacher_tokenizer=state.teacher_tokenizer,
+    )
     state.model = student.eval()

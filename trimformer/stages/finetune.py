@@ -21,7 +21,8 @@ class FinetuneStage(StageConfig):
 def run_finetune(cfg: FinetuneStage, state: RunState) -> None:
     name = state.history[-1]
     if cfg.target == "teacher":
-        state.teacher = train_student(state, state.teacher, None, cfg, name).eval()
+        # The teacher reads its own tokenizer's ids (an MPNet teacher fed a BERT student's ids learns nothing).
+        state.teacher = train_student(state, state.teacher, None, cfg, name, tokenizer=state.teacher_tokenizer).eval()
         state.stage_info[name]["role"] = "teacher"
     else:
         from trimformer.stages.distill import ensure_student

@@ -8,14 +8,12 @@ from a copy of the model taken just before pruning.
 from __future__ import annotations
 
 import copy
-import dataclasses
 from typing import Any, ClassVar, Literal
 
 import datasets
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt
 from torch.utils.data import DataLoader
 
-from trimformer import data as data_mod
 from trimformer.compress import Calibration, compress_
 from trimformer.prune import (
     FFNPruneConfig,
@@ -91,11 +89,12 @@ class PruneVocabStage(StageConfig):
 
 
 def calibration_from(state: RunState, n_batches: int, batch_size: int) -> Calibration:
-    train = state.data.train
+    view = state.data.view(state.tokenizer)
+    train = view.train
     n = min(len(train), n_batches * batch_size)
     subset = train.shuffle(seed=state.seed).select(range(n))
     batches = []
-    for batch in DataLoader(subset, batch_size=batch_size, collate_fn=state.data.collator):
+    for batch in DataLoader(subset, batch_size=batch_size, collate_fn=view.collator):
         batches.append({k: v for k, v in batch.items() if k != "example_id" and not k.startswith("teacher_")})
     return Calibration(batches=batches, tokenizer=state.tokenizer)
 
@@ -125,8 +124,15 @@ def _run_structural(cfg: _PruneStage, state: RunState) -> None:
         r = cfg.recovery
         train_cfg = cfg.model_copy(update={"training": {**cfg.training, **r.training}})
         loss = {"alpha_task": r.alpha_task, "alpha_kd": r.alpha_kd, "temperature": r.temperature}
+        # The teacher here is the student itself before pruning: it reads the student's ids.
         state.model = train_student(
-            state, student=state.model, teacher=teacher, stage_cfg=train_cfg, stage_name=name, loss=loss
+            state,
+            student=state.model,
+            teacher=teacher,
+            stage_cfg=train_cfg,
+            stage_name=name,
+            loss=loss,
+            teacher_tokenizer=state.tokenizer,
         )
         state.model.eval()
         info["recovery"] = r.model_dump()
@@ -166,15 +172,6 @@ def run_prune_vocab(cfg: PruneVocabStage, state: RunState) -> None:
         VocabPruneConfig(min_count=cfg.min_count),
     )
     state.saver = _saver
-    # Re-tokenize with the pruned tokenizer; the teacher keeps its own ids through teacher_* columns.
-    d = state.data
-    teacher_tok = state.teacher_tokenizer if state.task.name == "sequence-classification" else None
-    mlm_probability = getattr(d.collator.student, "mlm_probability", 0.15)
-    state.data = dataclasses.replace(
-        d,
-        train=data_mod.tokenize(d.raw_train, d.task, d.settings, state.tokenizer, teacher_tok),
-        eval=data_mod.tokenize(d.raw_eval, d.task, d.settings, state.tokenizer, teacher_tok),
-        collator=data_mod.DistillationCollator(state.tokenizer, d.task, teacher_tok, mlm_probability),
-    )
+    # Later stages tokenize with the pruned tokenizer (state.data.view); the teacher keeps its own ids.
     after = state.model.get_input_embeddings().num_embeddings
     state.stage_info.setdefault(name, {}).update(vocab_before=before, vocab_after=after)

@@ -131,7 +131,9 @@ def run_lowrank(cfg: LowRankStage, state: RunState) -> None:
     if cfg.recovery:
         from trimformer.stages.common import train_student
 
-        state.model = train_student(state, state.model, state.teacher, cfg, name).eval()
+        state.model = train_student(
+            state, state.model, state.teacher, cfg, name, teacher_tokenizer=state.teacher_tokenizer
+        ).eval()
 
 
 class LoraStage(StageConfig):
@@ -164,7 +166,9 @@ def run_lora(cfg: LoraStage, state: RunState) -> None:
     )
     student = compress_(state.model, adapter_cfg)
     teacher = state.teacher if cfg.distill else None
-    state.model = train_student(state, student, teacher, cfg, name, loss=cfg.loss).eval()
+    state.model = train_student(
+        state, student, teacher, cfg, name, loss=cfg.loss, teacher_tokenizer=state.teacher_tokenizer
+    ).eval()
     state.saver = save_lora
     state.stage_info.setdefault(name, {}).update(dict(state.model.get_base_model().config.trimformer))
 
