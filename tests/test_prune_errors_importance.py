@@ -6,6 +6,7 @@ import torch
 from conftest_prune import batch, logits, tiny_model
 from transformers import DistilBertConfig, DistilBertForSequenceClassification
 
+from trimformer.artefact.log import get_log
 from trimformer.compress import Calibration
 from trimformer.prune import (
     FFNPruneConfig,
@@ -116,6 +117,6 @@ def test_gradual_callback_masks_then_removes(config):
     assert gone == total // 2
     assert torch.allclose(logits(model, b), masked_logits, atol=1e-5)
     if isinstance(config, HeadPruneConfig):
-        assert sum(model.config.trimformer["heads_per_layer"]) == total - gone
+        assert sum(get_log(model).last("prune_heads")["heads_per_layer"]) == total - gone
     else:
         assert model.config.intermediate_size == 32

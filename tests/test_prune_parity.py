@@ -4,6 +4,8 @@ import pytest
 import torch
 from conftest_prune import batch, logits, n_params, tiny_model
 
+from trimformer.artefact.io import plain_compatible
+from trimformer.artefact.log import get_log
 from trimformer.compress import Calibration, compress_
 from trimformer.prune import (
     FFNPruneConfig,
@@ -54,7 +56,7 @@ def test_per_layer_heads_and_param_count(family):
     # per head and layer: Q, K, V rows (3 x (8 x 32 + 8)) and output columns (32 x 8)
     per_head = 3 * (8 * 32 + 8) + 32 * 8
     assert n_params(model) == before - 3 * per_head
-    assert model.config.trimformer["heads_per_layer"] == [3, 3, 3]
+    assert get_log(model).last("prune_heads")["heads_per_layer"] == [3, 3, 3]
     assert torch.isfinite(logits(model, b)).all()
 
 
@@ -77,13 +79,17 @@ def test_ffn_pruning_equals_masking(family, scope, importance):
     assert removed == 96  # half of 3 x 64
     assert n_params(model) == before - removed * (32 + 1 + 32)  # row+bias in, column out
     if scope == "per_layer":
-        assert model.config.intermediate_size == 32 and model.config.trimformer is None
+        assert model.config.intermediate_size == 32 and plain_compatible(get_log(model))
 
 
 @pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize(
     "cfg",
-    [LayerDropConfig(layers=[0, 2]), LayerDropConfig(strategy="top", count=1), LayerDropConfig("importance", count=2)],
+    [
+        LayerDropConfig(layers=[0, 2]),
+        LayerDropConfig(strategy="top", count=1),
+        LayerDropConfig(strategy="importance", count=2),
+    ],
 )
 def test_layer_drop_equals_skipping(family, cfg):
     from trimformer.prune import layers_to_drop
@@ -110,7 +116,7 @@ def test_importance_layer_drop_picks_identity_layer():
     for i in range(3):
         with masked(model, layers=[i]):
             losses[i] = calibration_loss(model, calib)
-    drop = LayerDropConfig("importance", count=1)
+    drop = LayerDropConfig(strategy="importance", count=1)
     from trimformer.prune import layers_to_drop
 
     assert layers_to_drop(model, drop, calib) == [min(losses, key=losses.get)]

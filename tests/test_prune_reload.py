@@ -62,7 +62,7 @@ def test_plain_transformers_fails_with_how_to_load(tmp_path, family):
     model = tiny_model(family)
     _prune(model, "mixed", Calibration(batches=[batch(family=family)]))
     save_pruned(model, tmp_path)
-    with pytest.raises(ValueError, match=r"trimformer\.loading\.load_model"):
+    with pytest.raises(OSError, match=r"load it with trimformer\.load_model"):
         AutoModelForSequenceClassification.from_pretrained(tmp_path)
 
 
@@ -100,5 +100,7 @@ def test_size_shrinks_by_exact_amount(tmp_path):
     header_delta = abs((full_bytes - 4 * full_params) - (_weights_bytes(tmp_path / "pruned") - 4 * n_params(model)))
     assert full_bytes - _weights_bytes(tmp_path / "pruned") == pytest.approx(4 * expected_removed, abs=header_delta)
     assert header_delta < 4096
-    meta = json.loads((tmp_path / "pruned" / "config.json").read_text())["trimformer"]
-    assert meta["heads_per_layer"] == [3, 2] and meta["intermediate_per_layer"] == [48, 48]
+    log = json.loads((tmp_path / "pruned" / "config.json").read_text())["trimformer"]
+    assert [t["kind"] for t in log["transforms"]] == ["prune_heads", "prune_ffn", "prune_layers"]
+    assert log["transforms"][0]["heads_per_layer"] == [3, 2, 4] and log["transforms"][1]["widths"] == [48, 48, 48]
+    assert log["base"]["num_hidden_layers"] == 3

@@ -1,15 +1,14 @@
 """The recipe stages: prune_heads with recovery distillation, prune_vocab replacing the tokenizer."""
 
 import datasets
-import pytest
 from conftest_prune import CORPUS, tiny_model, wordpiece_tokenizer
 
 from trimformer import data as data_mod
+from trimformer.artefact.io import save_artefact
+from trimformer.artefact.log import get_log
 from trimformer.loading import load_model
-from trimformer.stages.base import RunState, get_stage
+from trimformer.stages import RunState, get_stage  # the package import registers every stage
 from trimformer.tasks import TaskSpec
-
-pytest.importorskip("trimformer.stages.prune")
 
 
 def _state(tmp_path):
@@ -36,14 +35,12 @@ def _state(tmp_path):
 
 
 def _run(stage_type, state, **fields):
-    spec = get_stage(stage_type)
-    state.history.append(stage_type)
-    spec.fn(spec.config_cls(**fields), state)
+    return state.run_stage(stage_type, get_stage(stage_type).config_cls(**fields))
 
 
 def test_prune_heads_stage_with_recovery(tmp_path):
     state = _state(tmp_path)
-    _run(
+    result = _run(
         "prune_heads",
         state,
         amount=0.5,
@@ -51,10 +48,11 @@ def test_prune_heads_stage_with_recovery(tmp_path):
         calibration_batch_size=4,
         recovery={"training": {"max_steps": 2}},
     )
-    assert sum(state.stage_info["prune_heads"]["shapes"]["heads_per_layer"]) == 6
-    state.saver(state.model, state.tokenizer, tmp_path / "out")
+    assert sum(result.info["shapes"]["heads_per_layer"]) == 6
+    assert result.info["training"]["optimizer_steps"] == 2
+    save_artefact(state.model, state.tokenizer, tmp_path / "out")
     reloaded = load_model(str(tmp_path / "out"))
-    assert sum(reloaded.config.trimformer["heads_per_layer"]) == 6
+    assert sum(get_log(reloaded).last("prune_heads")["heads_per_layer"]) == 6
 
 
 def test_prune_layers_and_ffn_stages(tmp_path):

@@ -7,6 +7,7 @@ import torch
 from test_quant_common import accuracy, eval_batch, logits_of, tiny_config, trained_tiny_bert
 from transformers import BertForMaskedLM
 
+from trimformer.artefact.io import save_artefact
 from trimformer.compress import compress_
 from trimformer.loading import load_model
 from trimformer.quant import EmbeddingInt8Config, Int8Embedding
@@ -22,7 +23,7 @@ def test_embedding_int8_roundtrip_and_size(tmp_path):
     q = compress_(model, EmbeddingInt8Config())
     assert isinstance(q.bert.embeddings.word_embeddings, Int8Embedding)
     assert 100 * (base - accuracy(q, batch)) <= 1.0
-    q.save_pretrained(tmp_path / "q")
+    save_artefact(q, None, tmp_path / "q")
     reloaded = load_model(str(tmp_path / "q"))
     torch.testing.assert_close(logits_of(reloaded, batch), logits_of(q, batch))
     saved = dir_size_bytes(tmp_path / "fp32") - dir_size_bytes(tmp_path / "q")

@@ -9,6 +9,8 @@ import pytest
 import torch
 from test_quant_common import accuracy, eval_batch, logits_of, trained_tiny_bert
 
+from trimformer.artefact.io import save_artefact
+from trimformer.artefact.log import get_log
 from trimformer.compress import compress_
 from trimformer.loading import load_model
 from trimformer.quant import (
@@ -17,9 +19,8 @@ from trimformer.quant import (
     OrtModel,
     TorchAoInt8Config,
     TorchDynamicInt8Config,
-    save_torch_dynamic,
 )
-from trimformer.quant._artefact import INFO_FILE, dir_size_bytes
+from trimformer.quant._artefact import dir_size_bytes
 
 
 def _float_size(tmp_path) -> int:
@@ -39,8 +40,8 @@ def test_onnx_int8_accuracy_reload_size(tmp_path, embeddings):
     ort_model.save_pretrained(tmp_path / "int8")
     reloaded = load_model(str(tmp_path / "int8"))
     torch.testing.assert_close(logits_of(reloaded, batch), logits_of(ort_model, batch))
-    info = json.loads((tmp_path / "int8" / INFO_FILE).read_text())
-    assert info["runtime"] == "onnxruntime" and info["compiled"] is False
+    record = json.loads((tmp_path / "int8" / "config.json").read_text())["trimformer"]
+    assert record["transforms"][-1]["kind"] == "onnx-int8" and record["transforms"][-1]["runtime"] == "onnxruntime"
     # Loss with labels works, so Trainer-style evaluation runs the artefact unchanged.
     assert reloaded(**batch).loss is not None
 
@@ -63,7 +64,8 @@ def test_torch_dynamic_fallback(tmp_path):
     base = accuracy(fp32, batch)
     q = compress_(fp32, TorchDynamicInt8Config())
     assert 100 * (base - accuracy(q, batch)) <= 1.0
-    save_torch_dynamic(q, None, tmp_path / "q")
+    save_artefact(q, None, tmp_path / "q")
+    assert not list((tmp_path / "q").glob("*.pt")), "no pickles: safetensors only"
     reloaded = load_model(str(tmp_path / "q"))
     torch.testing.assert_close(logits_of(reloaded, batch), logits_of(q, batch))
     assert _float_size(tmp_path) / dir_size_bytes(tmp_path / "q") >= 2.5
@@ -76,9 +78,9 @@ def test_torchao_int8(tmp_path, mode):
     base = accuracy(fp32, batch)
     q = compress_(fp32, TorchAoInt8Config(mode=mode, compile=False))
     assert 100 * (base - accuracy(q, batch)) <= 1.0
-    q.save_pretrained(tmp_path / "q")
+    save_artefact(q, None, tmp_path / "q")
     reloaded = load_model(str(tmp_path / "q"))
-    assert reloaded.config.trimformer["runtime"] == "torchao"
+    assert get_log(reloaded).transforms[-1]["runtime"] == "torchao"
     torch.testing.assert_close(logits_of(reloaded, batch), logits_of(q, batch))
     assert _float_size(tmp_path) / dir_size_bytes(tmp_path / "q") >= 1.5  # embeddings stay fp32
 

@@ -6,10 +6,13 @@ import pytest
 import torch
 from test_quant_common import accuracy, eval_batch, logits_of, trained_tiny_bert
 
+from trimformer.artefact.io import save_artefact
+from trimformer.artefact.log import get_log
 from trimformer.compress import compress_
 from trimformer.loading import load_model
 from trimformer.quant import LowRankConfig, LowRankLinear, factorize_
-from trimformer.quant.lowrank import DEFAULT_TARGETS, _targets, break_even_rank
+from trimformer.quant.config import LOWRANK_TARGETS as DEFAULT_TARGETS
+from trimformer.quant.lowrank import _targets, break_even_rank
 
 
 def _n_params(model) -> int:
@@ -30,11 +33,12 @@ def test_lower_rank_shrinks_as_computed(tmp_path):
     model = trained_tiny_bert()
     before = _n_params(model)
     shapes = {name: (lin.in_features, lin.out_features) for name, lin in _targets(model, DEFAULT_TARGETS)}
-    chosen = compress_(model, LowRankConfig(energy=None, target_compression=0.5)) and model.config.trimformer["ranks"]
+    compress_(model, LowRankConfig(energy=None, target_compression=0.5))
+    chosen = get_log(model).last("lowrank")["ranks"]
     expected = sum(i * o - r * (i + o) for name, r in chosen.items() for i, o in [shapes[name]])
     assert before - _n_params(model) == expected > 0
     assert all(r <= break_even_rank(*shapes[n]) for n, r in chosen.items())
-    model.save_pretrained(tmp_path)
+    save_artefact(model, None, tmp_path)
     reloaded = load_model(str(tmp_path))
     assert isinstance(reloaded.bert.encoder.layer[0].attention.self.query, LowRankLinear)
     torch.testing.assert_close(logits_of(reloaded, batch), logits_of(model, batch))

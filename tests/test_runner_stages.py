@@ -62,19 +62,27 @@ def test_prune_then_quantize_chain(tiny_run):
     assert (tiny_run / "out" / "prune_vocab" / "README.md").exists()
 
 
-def test_lowrank_lora_merge_chain(tiny_run):
+def test_lora_merge_lowrank_chain(tiny_run):
     report = run(
         tiny_run,
         [
-            {"type": "lowrank", "energy": 0.99},
             {"type": "lora", "r": 4, "training": {"max_steps": 10}},
             {"type": "merge"},
+            # 64-wide layers break even at rank 31: a target of half the parameters really factors them.
+            {"type": "lowrank", "target_compression": 0.5},
         ],
     )
     models = by_name(report)
-    assert list(models) == ["teacher", "distill", "lowrank", "lora", "merge"]
+    assert list(models) == ["teacher", "distill", "lora", "merge", "lowrank"]
+    ranks = models["lowrank"]["info"]["ranks"]
+    assert ranks and all(r <= 31 for r in ranks.values()), ranks
+    assert models["lowrank"]["params"] < models["merge"]["params"]
     merged = load_model(models["merge"]["path"]).eval()
     ids = torch.tensor([[2, 5, 20, 3]])
     with torch.no_grad():
         assert merged(input_ids=ids).logits.shape == (1, 2)
     assert abs(models["merge"]["metrics"]["accuracy"] - models["lora"]["metrics"]["accuracy"]) <= 0.05
+    assert [
+        t["kind"]
+        for t in json.loads((tiny_run / "out" / "lowrank" / "config.json").read_text())["trimformer"]["transforms"]
+    ] == ["lowrank"]

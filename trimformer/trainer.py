@@ -99,6 +99,7 @@ class DistillationTrainer(Trainer):
             )
         self._terms: dict[str, list[float]] = defaultdict(list)
         self._cache: TeacherLogitCache | None = None
+        self._samples_seen = 0  # training examples this process computed a loss on
 
     # -- setup helpers -------------------------------------------------------------------------
     def _compress(self, model: nn.Module, configs: list[Any], kwargs: dict) -> nn.Module:
@@ -190,6 +191,8 @@ class DistillationTrainer(Trainer):
             extra["output_attentions"] = True
         outputs = model(**student_inputs, **extra)
         logits = outputs.logits
+        if training:
+            self._samples_seen += int(logits.shape[0])
         terms: dict[str, torch.Tensor] = {}
         if labels is not None:
             terms["task"] = task_loss(logits, labels, self.regression)
@@ -231,6 +234,18 @@ class DistillationTrainer(Trainer):
         for name, value in terms.items():
             self._terms[name].append(value.detach().float().item())
         return (loss, outputs) if return_outputs else loss
+
+    def training_summary(self) -> dict[str, Any]:
+        """World size, optimizer steps and the examples each process (and all together) trained on."""
+        local = torch.tensor([self._samples_seen], device=self.args.device)
+        per_process = [int(v) for v in self.accelerator.gather(local).tolist()]
+        return {
+            "world_size": self.args.world_size,
+            "optimizer_steps": self.state.global_step,
+            "samples_seen": sum(per_process),
+            "samples_per_process": per_process,
+            "train_examples": len(self.train_dataset) if self.train_dataset is not None else None,
+        }
 
     def log(self, logs: dict[str, float], *args: Any, **kwargs: Any) -> None:
         if self._terms and "loss" in logs:

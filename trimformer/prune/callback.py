@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from transformers import TrainerCallback
 
+from trimformer.artefact import log as log_mod
 from trimformer.compress import Calibration
 from trimformer.prune.ffn import FFNPruneConfig
 from trimformer.prune.gates import Gates, head_gates, neuron_gates
@@ -23,7 +24,7 @@ from trimformer.prune.guards import check_prunable
 from trimformer.prune.heads import HeadPruneConfig
 from trimformer.prune.importance import ffn_importance, head_importance
 from trimformer.prune.selection import select_prune
-from trimformer.prune.shapes import record_shapes
+from trimformer.prune.shapes import config_changes
 from trimformer.prune.surgery import keep_neurons, remove_heads
 
 
@@ -107,7 +108,13 @@ class GradualPruningCallback(TrainerCallback):
                 remove_heads(layer, adapter, gone)
             elif gone:
                 keep_neurons(layer, adapter, [j for j in range(len(values)) if j not in set(gone)])
-        record_shapes(model, adapter)
+        # The same log entry the one-shot technique writes, so the result saves and reloads like it.
+        if self.is_heads:
+            entry = {"kind": "prune_heads", "heads_per_layer": adapter.heads_per_layer(model)}
+        else:
+            entry = {"kind": "prune_ffn", "widths": adapter.ffn_widths(model)}
+        entry["config"] = self.config.model_dump(mode="json")
+        log_mod.append(model, entry, config_changes(model, adapter))
         self.gates = None
 
     # -- TrainerCallback hooks ---------------------------------------------------------------

@@ -13,11 +13,13 @@ def _is_plain_float(t: torch.Tensor | None) -> bool:
     return t is None or (type(t) in (torch.Tensor, nn.Parameter) and t.is_floating_point())
 
 
-def check_float_weights(model: nn.Module, adapter: FamilyAdapter, what: str) -> None:
-    if getattr(model, "is_quantized", False) or getattr(model, "hf_quantizer", None) is not None:
+def check_float_weights(model: nn.Module, adapter: FamilyAdapter, what: str, linears: bool = True) -> None:
+    """`linears=False`: only the embeddings are cut (vocabulary pruning), the rest may be quantized."""
+    quantized = getattr(model, "is_quantized", False) or getattr(model, "hf_quantizer", None) is not None
+    if linears and quantized:
         raise ValueError(f"{what}: the model is quantized; run pruning stages before quantization")
     touched: list[tuple[str, nn.Module]] = [("embeddings", adapter.embeddings(model))]
-    for i, layer in enumerate(adapter.layer_list(model)):
+    for i, layer in enumerate(adapter.layer_list(model) if linears else []):
         touched += [(f"layer {i} q/k/v", m) for m in adapter.qkv(layer)]
         touched += [(f"layer {i} attention output", adapter.out_proj(layer))]
         touched += [(f"layer {i} ffn", m) for m in adapter.ffn(layer)]
@@ -32,8 +34,8 @@ def check_float_weights(model: nn.Module, adapter: FamilyAdapter, what: str) -> 
             )
 
 
-def check_prunable(model: nn.Module, what: str) -> FamilyAdapter:
-    """The model's adapter, after checking the family is supported and the weights are float."""
+def check_prunable(model: nn.Module, what: str, linears: bool = True) -> FamilyAdapter:
+    """The model's adapter, after checking the family is supported and the weights it cuts are float."""
     adapter = adapter_for(model)
-    check_float_weights(model, adapter, what)
+    check_float_weights(model, adapter, what, linears)
     return adapter

@@ -1,42 +1,19 @@
-"""Attention-head pruning: score heads, pick the weakest, cut them out, update the config."""
+"""Attention-head pruning: score heads, pick the weakest, cut them out, record the per-layer counts."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
 
 from torch import nn
 
-from trimformer.compress import Calibration, register_technique
+from trimformer.artefact.registry import TransformSpec, register_transform
+from trimformer.compress import Calibration, compress_
+from trimformer.prune.config import HeadPruneConfig
 from trimformer.prune.guards import check_prunable
-from trimformer.prune.importance import HEAD_METHODS, head_importance
+from trimformer.prune.importance import head_importance
 from trimformer.prune.selection import select_prune
-from trimformer.prune.shapes import record_shapes
+from trimformer.prune.shapes import config_changes
 from trimformer.prune.surgery import remove_heads
-
-
-@dataclass
-class HeadPruneConfig:
-    """Remove attention heads.
-
-    amount: fraction (< 1) or count of heads to remove; scope "global" ranks all heads together,
-    "per_layer" removes `amount` from every layer. importance: "taylor" (gradient of a head gate on
-    the calibration batches, Michel et al. 2019) or "magnitude" (no data). `heads` names heads to
-    remove explicitly ({layer: [head, ...]}) and then overrides amount/importance."""
-
-    amount: float | int = 0.5
-    scope: str = "global"
-    importance: str = "taylor"
-    min_heads_per_layer: int = 1
-    normalize: bool = True  # per-layer L2 normalisation of taylor scores (as in the paper)
-    heads: dict[int, list[int]] | None = None
-
-    def __post_init__(self) -> None:
-        if self.importance not in HEAD_METHODS:
-            raise ValueError(f"importance={self.importance!r}: use one of {', '.join(HEAD_METHODS)}")
-        if self.scope not in ("global", "per_layer"):
-            raise ValueError(f"scope={self.scope!r}: use 'global' or 'per_layer'")
-        if self.min_heads_per_layer < 1:
-            raise ValueError(f"min_heads_per_layer={self.min_heads_per_layer}: must be at least 1")
 
 
 def heads_to_prune(
@@ -63,15 +40,33 @@ def heads_to_prune(
     return {i: heads for i, heads in enumerate(chosen) if heads}
 
 
-def prune_heads_(model: nn.Module, config: HeadPruneConfig, calib: Calibration | None = None) -> nn.Module:
-    """Remove heads in place (Q/K/V rows, output-projection columns) and record the new shapes."""
+def _apply(model: nn.Module, config: HeadPruneConfig, calib: Calibration | None):
     plan = heads_to_prune(model, config, calib)
     adapter = check_prunable(model, "head pruning")
     layers = adapter.layer_list(model)
     for layer, heads in plan.items():
         remove_heads(layers[layer], adapter, heads)
-    record_shapes(model, adapter)
+    entry = {"heads_per_layer": adapter.heads_per_layer(model), "removed": {str(k): v for k, v in plan.items()}}
+    return model, entry, config_changes(model, adapter)
+
+
+def rebuild_heads(model: nn.Module, entry: dict[str, Any]) -> nn.Module:
+    """Cut each layer to its recorded head count (which heads go does not matter: the weights load next)."""
+    from trimformer.prune.families import adapter_for
+
+    adapter = adapter_for(model)
+    layers = adapter.layer_list(model)
+    counts = entry["heads_per_layer"]
+    if len(counts) != len(layers):
+        raise ValueError(f"prune_heads record has {len(counts)} layers, the model {len(layers)}")
+    for layer, keep in zip(layers, counts):
+        remove_heads(layer, adapter, range(keep, adapter.attention(layer).num_attention_heads))
     return model
 
 
-register_technique(HeadPruneConfig)(prune_heads_)
+def prune_heads_(model: nn.Module, config: HeadPruneConfig, calib: Calibration | None = None) -> nn.Module:
+    """Remove heads in place (Q/K/V rows, output-projection columns) and record the new shapes."""
+    return compress_(model, config, calib)
+
+
+register_transform(TransformSpec("prune_heads", HeadPruneConfig, _apply, rebuild_heads))

@@ -2,44 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
 
 from torch import nn
 
-from trimformer.compress import Calibration, register_technique
-from trimformer.prune.families import FamilyAdapter
+from trimformer.artefact.registry import TransformSpec, register_transform
+from trimformer.compress import Calibration, compress_
+from trimformer.prune.config import LayerDropConfig
+from trimformer.prune.families import FamilyAdapter, adapter_for
 from trimformer.prune.gates import masked
-from trimformer.prune.guards import check_prunable
 from trimformer.prune.importance import calibration_loss
-from trimformer.prune.shapes import record_shapes
 from trimformer.prune.surgery import remove_layers
-
-STRATEGIES = ("explicit", "top", "importance")
-
-
-@dataclass
-class LayerDropConfig:
-    """Drop whole encoder layers.
-
-    strategy "explicit": drop `layers` (0-based); "top": drop the last `count` layers; "importance":
-    drop `count` layers one at a time, each time the one whose removal raises the calibration loss
-    least (needs labelled calibration batches)."""
-
-    strategy: str = "explicit"
-    layers: list[int] | None = None
-    count: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.strategy not in STRATEGIES:
-            raise ValueError(f"strategy={self.strategy!r}: use one of {', '.join(STRATEGIES)}")
-        if self.strategy == "explicit" and not self.layers:
-            raise ValueError("strategy='explicit' needs layers=[...] (0-based indices to drop)")
-        if self.strategy != "explicit" and (self.count is None or self.count < 1):
-            raise ValueError(f"strategy='{self.strategy}' needs count >= 1 (how many layers to drop)")
 
 
 def layers_to_drop(model: nn.Module, config: LayerDropConfig, calib: Calibration | None = None) -> list[int]:
-    adapter = check_prunable(model, "layer dropping")
+    adapter = adapter_for(model)
     n = len(adapter.layer_list(model))
     if config.strategy == "explicit":
         bad = [i for i in config.layers if not 0 <= i < n]
@@ -70,12 +47,23 @@ def _greedy_by_loss(model: nn.Module, adapter: FamilyAdapter, calib: Calibration
     return sorted(dropped)
 
 
-def drop_layers_(model: nn.Module, config: LayerDropConfig, calib: Calibration | None = None) -> nn.Module:
+def _apply(model: nn.Module, config: LayerDropConfig, calib: Calibration | None):
     drop = layers_to_drop(model, config, calib)
-    adapter = check_prunable(model, "layer dropping")
+    adapter = adapter_for(model)
     remove_layers(model, adapter, drop)
-    record_shapes(model, adapter)
+    return model, {"dropped": drop}, {"num_hidden_layers": len(adapter.layer_list(model))}
+
+
+def rebuild_layers(model: nn.Module, entry: dict[str, Any]) -> nn.Module:
+    adapter = adapter_for(model)
+    remove_layers(model, adapter, entry["dropped"])
     return model
 
 
-register_technique(LayerDropConfig)(drop_layers_)
+def drop_layers_(model: nn.Module, config: LayerDropConfig, calib: Calibration | None = None) -> nn.Module:
+    return compress_(model, config, calib)
+
+
+register_transform(
+    TransformSpec("prune_layers", LayerDropConfig, _apply, rebuild_layers, plain_compatible=lambda e: True)
+)

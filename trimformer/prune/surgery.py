@@ -1,7 +1,7 @@
 """Physical removal: cut heads, FFN neurons and whole layers out of the weight matrices.
 
-Each function changes modules in place and leaves `model.config` to `shapes.record_shapes`, which
-the technique verbs call once at the end.
+Each function changes modules in place; the technique that calls it records the new shapes and config
+fields in the transform log (`trimformer.artefact`).
 """
 
 from __future__ import annotations

@@ -5,31 +5,19 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
-from trimformer.compress import Calibration, register_technique
+from trimformer.artefact.registry import TransformSpec, register_transform
+from trimformer.compress import Calibration, compress_
+from trimformer.prune.config import VocabPruneConfig
+from trimformer.prune.families import adapter_for
 from trimformer.prune.guards import check_prunable
-from trimformer.prune.shapes import record_shapes
 from trimformer.prune.tokenizer_remap import complete_keep_set, remap_tokenizer
 
 _ID_FIELDS = ("pad_token_id", "bos_token_id", "eos_token_id", "sep_token_id", "cls_token_id", "unk_token_id")
-
-
-@dataclass
-class VocabPruneConfig:
-    """Keep tokens that occur at least `min_count` times in the corpus (Calibration.corpus_input_ids),
-    plus special/added tokens and `keep_token_ids`."""
-
-    min_count: int = 1
-    keep_token_ids: list[int] | None = None
-
-    def __post_init__(self) -> None:
-        if self.min_count < 1:
-            raise ValueError(f"min_count={self.min_count}: must be >= 1")
 
 
 def tokens_to_keep(tokenizer: Any, corpus_input_ids: Iterable[Sequence[int]], config: VocabPruneConfig) -> list[int]:
@@ -43,7 +31,7 @@ def tokens_to_keep(tokenizer: Any, corpus_input_ids: Iterable[Sequence[int]], co
 
 @torch.no_grad()
 def _shrink_embeddings(model: nn.Module, keep: torch.Tensor, old_to_new: dict[int, int]) -> None:
-    adapter = check_prunable(model, "vocabulary pruning")
+    adapter = check_prunable(model, "vocabulary pruning", linears=False)
     old = adapter.embeddings(model)
     pad = old.padding_idx
     new_pad = old_to_new.get(pad) if pad is not None else None
@@ -71,12 +59,6 @@ def _shrink_embeddings(model: nn.Module, keep: torch.Tensor, old_to_new: dict[in
             decoder.bias = bias
             if bias_shared:
                 head.bias = bias
-    config = model.config
-    for field in _ID_FIELDS:
-        value = getattr(config, field, None)
-        if isinstance(value, int):
-            setattr(config, field, old_to_new.get(value))
-    record_shapes(model, adapter)
 
 
 def prune_vocab(
@@ -84,9 +66,17 @@ def prune_vocab(
 ) -> tuple[nn.Module, Any, torch.Tensor]:
     """Shrink model and tokenizer to the corpus vocabulary. Returns (model, new tokenizer, old_to_new)
     where old_to_new[old_id] is the new id (the new [UNK] id for dropped tokens, -1 if there is none)."""
-    config = config or VocabPruneConfig()
-    check_prunable(model, "vocabulary pruning")
-    keep = tokens_to_keep(tokenizer, corpus_input_ids, config)
+    calib = Calibration(corpus_input_ids=corpus_input_ids, tokenizer=tokenizer)
+    model = compress_(model, config or VocabPruneConfig(), calib)
+    return model, calib.tokenizer, torch.tensor(calib.old_to_new)  # both set by _apply
+
+
+def _apply(model: nn.Module, config: VocabPruneConfig, calib: Calibration | None):
+    if calib is None or calib.corpus_input_ids is None or calib.tokenizer is None:
+        raise ValueError("vocabulary pruning needs Calibration(corpus_input_ids=..., tokenizer=...)")
+    tokenizer = calib.tokenizer
+    check_prunable(model, "vocabulary pruning", linears=False)
+    keep = tokens_to_keep(tokenizer, calib.corpus_input_ids, config)
     vocab_size = model.get_input_embeddings().num_embeddings
     if keep and keep[-1] >= vocab_size:
         raise ValueError(
@@ -98,7 +88,25 @@ def prune_vocab(
     unk = old_to_new.get(tokenizer.unk_token_id, -1) if tokenizer.unk_token_id is not None else -1
     table = torch.full((vocab_size,), unk, dtype=torch.long)
     table[torch.tensor(keep)] = torch.arange(len(keep))
-    return model, new_tokenizer, table
+    calib.tokenizer, calib.old_to_new = new_tokenizer, table.tolist()
+    changes: dict[str, Any] = {"vocab_size": len(keep)}
+    for field in _ID_FIELDS:
+        value = getattr(model.config, field, None)
+        if isinstance(value, int):
+            changes[field] = old_to_new.get(value)
+    pad = model.get_input_embeddings().padding_idx
+    return model, {"vocab_size": len(keep), "padding_idx": pad, "kept_of": vocab_size}, changes
+
+
+def rebuild_vocab(model: nn.Module, entry: dict[str, Any]) -> nn.Module:
+    """A fresh embedding table (and MLM decoder) of the recorded size; the saved rows load next."""
+    adapter = adapter_for(model)
+    n = entry["vocab_size"]
+    keep = torch.arange(n)
+    old = adapter.embeddings(model)
+    pad = entry.get("padding_idx")
+    _shrink_embeddings(model, keep, {old.padding_idx: pad} if old.padding_idx is not None else {})
+    return model
 
 
 def remap_input_ids(input_ids: torch.Tensor, old_to_new: torch.Tensor) -> torch.Tensor:
@@ -109,10 +117,9 @@ def remap_input_ids(input_ids: torch.Tensor, old_to_new: torch.Tensor) -> torch.
 def prune_vocab_(model: nn.Module, config: VocabPruneConfig, calib: Calibration | None = None) -> nn.Module:
     """Technique form: needs `calib.corpus_input_ids` and `calib.tokenizer`; the remapped tokenizer
     replaces `calib.tokenizer` (use it from now on)."""
-    if calib is None or calib.corpus_input_ids is None or calib.tokenizer is None:
-        raise ValueError("vocabulary pruning needs Calibration(corpus_input_ids=..., tokenizer=...)")
-    model, calib.tokenizer, _ = prune_vocab(model, calib.tokenizer, calib.corpus_input_ids, config)
-    return model
+    return compress_(model, config, calib)
 
 
-register_technique(VocabPruneConfig)(prune_vocab_)
+register_transform(
+    TransformSpec("prune_vocab", VocabPruneConfig, _apply, rebuild_vocab, plain_compatible=lambda e: True)
+)

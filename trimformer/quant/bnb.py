@@ -1,98 +1,170 @@
 """bitsandbytes 8-bit (LLM.int8 with its outlier threshold) and 4-bit (NF4 / FP4) quantization.
 
-bitsandbytes quantizes at load time, so `quantize_bnb` saves a float model and reloads it with a
-`BitsAndBytesConfig`. The result saves with plain `save_pretrained` and reloads with plain
-`from_pretrained` (the quantization config travels in config.json), so no trimformer loader is needed.
-Use it for GPU memory; on CPU it runs (bitsandbytes >= 0.45 has CPU kernels) but is slower than fp32.
+Applied in place to the model as it is (pruned, low-rank, ...): each target `nn.Linear` becomes a
+bitsandbytes layer built from prequantized weights — the same constructor loading uses, so a reloaded
+artefact holds exactly the in-memory bytes. No save -> `from_pretrained` round trip (it forgets every
+shape the config cannot describe). For GPU memory; on CPU it runs but is slower than fp32.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import nn
 
-from trimformer.compress import Calibration, register_technique
-from trimformer.quant._artefact import saved_float_copy
-
-# Heads stay in full precision: they are tiny, freshly trained and most sensitive (and LoRA trains them).
-DEFAULT_SKIP = ["classifier", "pre_classifier", "qa_outputs"]
+from trimformer.artefact.registry import TransformSpec, register_transform
+from trimformer.compress import Calibration, compress_
+from trimformer.quant.config import BnbConfig
 
 
-@dataclass
-class BnbConfig:
-    bits: Literal[8, 4] = 4
-    quant_type: Literal["nf4", "fp4"] = "nf4"  # 4-bit only
-    double_quant: bool = True  # 4-bit only: quantize the per-block scales too (~0.4 bit/param saved)
-    compute_dtype: str = "auto"  # 4-bit only: "auto" = bfloat16 on CUDA, float32 on CPU
-    llm_int8_threshold: float = 6.0  # 8-bit only: activations above it take the fp16 outlier path
-    skip_modules: list[str] = field(default_factory=lambda: list(DEFAULT_SKIP))
+def _targets(model: nn.Module, skip: list[str]) -> list[str]:
+    return [n for n, m in model.named_modules() if type(m) is nn.Linear and n.rpartition(".")[2] not in skip]
 
-    def __post_init__(self) -> None:
-        if self.bits not in (8, 4):
-            raise ValueError(f"BnbConfig.bits={self.bits!r}: use 8 or 4")
-        if self.quant_type not in ("nf4", "fp4"):
-            raise ValueError(f"BnbConfig.quant_type={self.quant_type!r}: use 'nf4' or 'fp4'")
-        if self.compute_dtype not in ("auto", "float32", "bfloat16", "float16"):
-            raise ValueError(f"BnbConfig.compute_dtype={self.compute_dtype!r}: use auto, float32, bfloat16 or float16")
 
-    @property
-    def method(self) -> str:
-        return "bnb-8bit" if self.bits == 8 else f"bnb-{self.quant_type}"
+def _set_module(model: nn.Module, name: str, new: nn.Module) -> None:
+    parent, _, child = name.rpartition(".")
+    setattr(model.get_submodule(parent) if parent else model, child, new)
 
-    def resolved_compute_dtype(self) -> torch.dtype:
-        if self.compute_dtype == "auto":
-            return torch.bfloat16 if torch.cuda.is_available() else torch.float32
-        return getattr(torch, self.compute_dtype)
 
-    def to_transformers(self) -> Any:
-        from transformers import BitsAndBytesConfig
+def _empty_layer(linear: nn.Linear, cfg: BnbConfig, compute_dtype: torch.dtype) -> nn.Module:
+    import bitsandbytes as bnb
 
-        if self.bits == 8:
-            return BitsAndBytesConfig(
-                load_in_8bit=True, llm_int8_threshold=self.llm_int8_threshold, llm_int8_skip_modules=self.skip_modules
-            )
-        return BitsAndBytesConfig(
-            load_in_4bit=True,
-            bnb_4bit_quant_type=self.quant_type,
-            bnb_4bit_use_double_quant=self.double_quant,
-            bnb_4bit_compute_dtype=self.resolved_compute_dtype(),
-            llm_int8_skip_modules=self.skip_modules,
+    has_bias = linear.bias is not None
+    if cfg.bits == 8:
+        layer = bnb.nn.Linear8bitLt(
+            linear.in_features, linear.out_features, has_bias, has_fp16_weights=False, threshold=cfg.llm_int8_threshold
+        )
+    else:
+        layer = bnb.nn.Linear4bit(
+            linear.in_features,
+            linear.out_features,
+            has_bias,
+            compute_dtype,
+            compress_statistics=cfg.double_quant,
+            quant_type=cfg.quant_type,
+        )
+        # bitsandbytes' repacked CPU kernel (bf16) rewrites the weights in place on the first eval forward and
+        # converts them back, lossily, when the state dict is read (fp4 logits moved by ~0.2 between a model
+        # and its reload); it also asserts shapes pruned or low-rank layers often lack. The generic kernel is
+        # exact across save -> load, and CPU is not bitsandbytes' speed path anyway.
+        layer.support_avx512bf16_for_cpu = False
+    layer.requires_grad_(False)
+    return layer
+
+
+def _set_quantized(layer: nn.Module, bits: int, weight: torch.Tensor, stats: dict[str, torch.Tensor]) -> None:
+    """Give a bitsandbytes layer its prequantized weight (both at apply and at load)."""
+    import bitsandbytes as bnb
+
+    if bits == 8:
+        scb = stats["SCB"]
+        layer.weight = bnb.nn.Int8Params(weight, requires_grad=False, has_fp16_weights=False, CB=weight, SCB=scb)
+    else:
+        layer.weight = bnb.nn.Params4bit.from_prequantized(
+            weight, stats, requires_grad=False, device=weight.device, module=layer
         )
 
-    def describe(self) -> dict[str, Any]:
-        info: dict[str, Any] = {"method": self.method, "runtime": "bitsandbytes", "compiled": False}
-        if self.bits == 8:
-            info["llm_int8_threshold"] = self.llm_int8_threshold
+
+def _mark(model: nn.Module, bits: int) -> nn.Module:
+    # peft reads these to pick its bitsandbytes LoRA layers and kbit-training preparation.
+    setattr(model, f"is_loaded_in_{bits}bit", True)
+    return model
+
+
+@torch.no_grad()
+def _apply(model: nn.Module, cfg: BnbConfig, calib: Calibration | None):
+    import bitsandbytes as bnb
+
+    names = _targets(model, cfg.skip_modules)
+    if not names:
+        raise ValueError(f"{cfg.method}: the model has no float nn.Linear layers to quantize")
+    compute_dtype = cfg.resolved_compute_dtype()
+    for name in names:
+        linear = model.get_submodule(name)
+        layer = _empty_layer(linear, cfg, compute_dtype).to(linear.weight.device)
+        w = linear.weight.detach()
+        if cfg.bits == 8:
+            cb, scb, _ = bnb.functional.int8_vectorwise_quant(w.to(torch.float16))
+            _set_quantized(layer, 8, cb, {"SCB": scb})
         else:
-            info.update(double_quant=self.double_quant, compute_dtype=str(self.resolved_compute_dtype()))
-        return info
+            packed, state = bnb.functional.quantize_4bit(
+                w.float(), compress_statistics=cfg.double_quant, quant_type=cfg.quant_type, quant_storage=torch.uint8
+            )
+            _set_quantized(layer, 4, packed, state.as_dict(packed=True))
+        if linear.bias is not None:
+            layer.bias = nn.Parameter(linear.bias.detach().clone(), requires_grad=False)
+        # bitsandbytes picks its CPU kernel by train/eval mode: keep the mode of the layer replaced.
+        layer.train(linear.training)
+        _set_module(model, name, layer)
+    entry = {"modules": names, "runtime": "bitsandbytes", "compute_dtype": str(compute_dtype).removeprefix("torch.")}
+    return _mark(model, cfg.bits), entry, {}
+
+
+def _rebuild(model: nn.Module, entry: dict[str, Any]) -> nn.Module:
+    cfg = BnbConfig.model_validate(entry["config"])
+    dtype = getattr(torch, entry.get("compute_dtype", "float32"))
+    for name in entry["modules"]:
+        _set_module(model, name, _empty_layer(model.get_submodule(name), cfg, dtype))
+    return _mark(model, cfg.bits)
+
+
+def _bnb_layers(model: nn.Module) -> list[tuple[str, nn.Module, int]]:
+    import bitsandbytes as bnb
+
+    out = []
+    for name, module in model.named_modules():
+        if isinstance(module, bnb.nn.Linear4bit):
+            out.append((name, module, 4))
+        elif isinstance(module, bnb.nn.Linear8bitLt):
+            out.append((name, module, 8))
+    return out
+
+
+def _import_state(model: nn.Module, entry: dict[str, Any], state: dict[str, Any]) -> set[str]:
+    """Build each bitsandbytes layer from its stored packed weight and quantization statistics."""
+    filled = set()
+    for name, layer, bits in _bnb_layers(model):
+        if f"{name}.weight" not in state:
+            raise ValueError(f"bitsandbytes artefact: no weight for layer {name}; re-save the artefact")
+        weight = state.pop(f"{name}.weight")
+        if bits == 8:
+            stats = {"SCB": state.pop(f"{name}.SCB")}
+            state.pop(f"{name}.weight_format", None)
+        else:
+            prefix = f"{name}.weight."
+            stats = {k[len(prefix) :]: state.pop(k) for k in [k for k in state if k.startswith(prefix)]}
+        _set_quantized(layer, bits, weight, stats)
+        if f"{name}.bias" in state:
+            layer.bias = nn.Parameter(state.pop(f"{name}.bias"), requires_grad=False)
+        filled.add(name)
+    return filled
+
+
+def quantize_bnb(model: nn.Module, cfg: BnbConfig | None = None) -> nn.Module:
+    """bitsandbytes-quantize a float model in place (its transform log records it)."""
+    return compress_(model, cfg or BnbConfig())
 
 
 def load_bnb(path: str, cfg: BnbConfig, model_cls: Any = None, **kwargs: Any) -> nn.Module:
-    """Load a float checkpoint (directory or Hub id) straight into bitsandbytes layers."""
-    if model_cls is None:
-        from transformers import AutoConfig
+    """Load a float checkpoint (directory or Hub id) and quantize it with bitsandbytes."""
+    from trimformer.loading import load_model
 
-        from trimformer.loading import _auto_class_for
-
-        model_cls = _auto_class_for(AutoConfig.from_pretrained(path))
-    device_map = kwargs.pop("device_map", "auto" if torch.cuda.is_available() else "cpu")
-    return model_cls.from_pretrained(path, quantization_config=cfg.to_transformers(), device_map=device_map, **kwargs)
+    return quantize_bnb(load_model(path, model_cls, **kwargs), cfg)
 
 
-def quantize_bnb(model: nn.Module, cfg: BnbConfig) -> nn.Module:
-    """Return a bitsandbytes-quantized copy of a float transformers model (save float -> reload quantized)."""
-    if getattr(model, "is_quantized", False) or getattr(model, "hf_quantizer", None) is not None:
-        raise ValueError("quantize_bnb: the model is already quantized; quantize the float model instead")
-    with saved_float_copy(model) as tmp:
-        quantized = load_bnb(tmp, cfg, type(model))
-    quantized.eval()
-    return quantized
+def _plain_fields(entry: dict[str, Any]) -> dict[str, Any]:
+    return {"quantization_config": BnbConfig.model_validate(entry["config"]).to_transformers().to_dict()}
 
 
-@register_technique(BnbConfig)
-def _bnb_technique(model: nn.Module, cfg: BnbConfig, calibration: Calibration | None = None) -> nn.Module:
-    return quantize_bnb(model, cfg)
+register_transform(
+    TransformSpec(
+        "bnb",
+        BnbConfig,
+        _apply,
+        _rebuild,
+        import_state=_import_state,
+        plain_compatible=lambda entry: True,
+        config_fields=_plain_fields,
+    )
+)

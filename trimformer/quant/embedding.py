@@ -2,21 +2,18 @@
 
 Small encoders are half embeddings (MiniLM: 11.7M of 22.7M params), and Linear-only int8 leaves them in
 fp32, so the file barely shrinks. `Int8Embedding` stores int8 rows + fp32 scales as real buffers, so
-`save_pretrained` writes ~1/4 of the bytes, and the `embedding-int8` loader rebuilds the module to reload.
+the saved file holds ~1/4 of the bytes; loading swaps the module back in before the weights load.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from trimformer.compress import Calibration, register_technique
-from trimformer.loading import register_loader
-from trimformer.quant._artefact import set_record
+from trimformer.artefact.registry import TransformSpec, register_transform
+from trimformer.compress import Calibration, compress_
+from trimformer.quant.config import EmbeddingInt8Config
 
 
 class Int8Embedding(nn.Module):
@@ -50,16 +47,6 @@ class Int8Embedding(nn.Module):
         return f"{self.num_embeddings}, {self.embedding_dim}, int8 per-row"
 
 
-@dataclass
-class EmbeddingInt8Config:
-    # Which embedding tables: "word" (the big one) or "all" (also position / token type).
-    which: str = "word"
-
-    def __post_init__(self) -> None:
-        if self.which not in ("word", "all"):
-            raise ValueError(f"EmbeddingInt8Config.which={self.which!r}: use 'word' or 'all'")
-
-
 def _embedding_names(model: nn.Module, which: str) -> list[str]:
     word = model.get_input_embeddings()
     names = []
@@ -74,40 +61,46 @@ def _set_module(model: nn.Module, name: str, new: nn.Module) -> None:
     setattr(model.get_submodule(parent_name) if parent_name else model, child, new)
 
 
-def quantize_embeddings_(model: nn.Module, cfg: EmbeddingInt8Config | None = None) -> nn.Module:
-    """Replace embedding tables by Int8Embedding in place and record it in `config.trimformer`."""
-    cfg = cfg or EmbeddingInt8Config()
+def check_untied(model: nn.Module) -> None:
     out_emb = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
     if out_emb is not None and out_emb.weight is model.get_input_embeddings().weight:
         raise ValueError(
             "embedding-int8: the output layer shares the word embeddings (masked-lm); untie them "
             "(config.tie_word_embeddings=False) or use vocabulary pruning instead"
         )
-    names = _embedding_names(model, cfg.which)
+
+
+def swap_in_int8_embeddings_(model: nn.Module, names: list[str]) -> None:
+    """Replace the named float tables by Int8Embedding (used by this technique and by torch-ao-int8)."""
     for name in names:
         _set_module(model, name, Int8Embedding.from_float(model.get_submodule(name)))
-    record = {"method": "embedding-int8", "runtime": "pytorch", "compiled": False, "modules": names}
-    set_record(model.config, "embedding-int8", **record)
-    return model
 
 
-def swap_in_empty_int8_embeddings(model: nn.Module, names: list[str]) -> None:
-    """Shape-only swap used by loaders before `load_state_dict`."""
+def _apply(model: nn.Module, cfg: EmbeddingInt8Config, calib: Calibration | None):
+    check_untied(model)
+    names = _embedding_names(model, cfg.which)
+    swap_in_int8_embeddings_(model, names)
+    return model, {"modules": names, "runtime": "pytorch"}, {}
+
+
+def swap_in_empty_int8_embeddings(model: nn.Module, names: list[str]) -> nn.Module:
+    """Shape-only swap used when rebuilding before the weights load."""
     for name in names:
         emb = model.get_submodule(name)
         _set_module(model, name, Int8Embedding(emb.num_embeddings, emb.embedding_dim, emb.padding_idx))
+    return model
 
 
-@register_technique(EmbeddingInt8Config)
-def _embedding_technique(model: nn.Module, cfg: EmbeddingInt8Config, calibration: Calibration | None = None):
-    return quantize_embeddings_(model, cfg)
+def quantize_embeddings_(model: nn.Module, cfg: EmbeddingInt8Config | None = None) -> nn.Module:
+    """Replace embedding tables by Int8Embedding in place and record it in the transform log."""
+    return compress_(model, cfg or EmbeddingInt8Config())
 
 
-@register_loader("embedding-int8")
-def _load_embedding_int8(path: str, config: Any, model_cls: Any, **kwargs: Any) -> nn.Module:
-    from trimformer.quant._state import build_empty, load_state_into
-
-    model = build_empty(model_cls, config)
-    swap_in_empty_int8_embeddings(model, config.trimformer["modules"])
-    load_state_into(model, path)
-    return model.eval()
+register_transform(
+    TransformSpec(
+        "embedding-int8",
+        EmbeddingInt8Config,
+        _apply,
+        lambda model, entry: swap_in_empty_int8_embeddings(model, entry["modules"]),
+    )
+)

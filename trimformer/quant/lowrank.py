@@ -3,32 +3,21 @@
 A rank-r pair costs r*(in+out) weights instead of in*out, so it only pays when r < in*out/(in+out).
 Rank is chosen per layer by the share of squared singular values kept (`energy`) or by a parameter
 budget (`target_compression`). Layers where factoring would not save parameters stay dense.
-The artefact records `config.trimformer = {"kind": "lowrank", "ranks": {name: r}}`; the `lowrank`
-loader rebuilds the thin layers from that before loading the weights.
+The transform log records `{"kind": "lowrank", "ranks": {name: r}}`; loading rebuilds the thin layers.
 """
 
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 
-from trimformer.compress import Calibration, register_technique
-from trimformer.loading import register_loader
-from trimformer.quant._artefact import set_record
-from trimformer.quant._state import build_empty, load_state_into
-
-DEFAULT_TARGETS = [
-    "*attention.self.query",
-    "*attention.self.key",
-    "*attention.self.value",
-    "*attention.output.dense",
-    "*intermediate.dense",
-    "*output.dense",
-]
+from trimformer.artefact.log import get_log
+from trimformer.artefact.registry import TransformSpec, register_transform
+from trimformer.compress import Calibration, compress_
+from trimformer.quant.config import LowRankConfig
 
 
 class LowRankLinear(nn.Module):
@@ -56,22 +45,6 @@ class LowRankLinear(nn.Module):
         return self.up(self.down(x))
 
 
-@dataclass
-class LowRankConfig:
-    energy: float | None = 0.9  # keep the smallest rank whose singular values hold this share of ||W||^2
-    target_compression: float | None = None  # or: factor every target to keep this fraction of its params
-    targets: list[str] = field(default_factory=lambda: list(DEFAULT_TARGETS))  # fnmatch on module names
-    min_rank: int = 8
-
-    def __post_init__(self) -> None:
-        if (self.energy is None) == (self.target_compression is None):
-            raise ValueError("LowRankConfig: set exactly one of energy (e.g. 0.9) or target_compression (e.g. 0.5)")
-        if self.energy is not None and not 0 < self.energy <= 1:
-            raise ValueError(f"LowRankConfig.energy={self.energy}: use a share in (0, 1]")
-        if self.target_compression is not None and not 0 < self.target_compression <= 1:
-            raise ValueError(f"LowRankConfig.target_compression={self.target_compression}: use a fraction in (0, 1]")
-
-
 def break_even_rank(in_features: int, out_features: int) -> int:
     """Largest rank at which the factored pair has fewer weights than the dense layer."""
     return (in_features * out_features - 1) // (in_features + out_features)
@@ -95,13 +68,26 @@ def _targets(model: nn.Module, patterns: list[str]) -> list[tuple[str, nn.Linear
     return [
         (n, m)
         for n, m in model.named_modules()
-        if isinstance(m, nn.Linear) and any(fnmatch.fnmatchcase(n, p) for p in patterns)
+        if type(m) is nn.Linear and any(fnmatch.fnmatchcase(n, p) for p in patterns)
     ]
 
 
 def _set_module(model: nn.Module, name: str, new: nn.Module) -> None:
     parent, _, child = name.rpartition(".")
     setattr(model.get_submodule(parent) if parent else model, child, new)
+
+
+def plan_ranks(model: nn.Module, cfg: LowRankConfig) -> dict[str, int]:
+    """{module name: rank} that `cfg` would factor, without changing the model."""
+    if cfg.ranks is not None:
+        return dict(cfg.ranks)
+    chosen = {}
+    for name, linear in _targets(model, cfg.targets):
+        rank = choose_rank(linear.weight, cfg)
+        if cfg.keep_if_no_saving and rank > break_even_rank(linear.in_features, linear.out_features):
+            continue
+        chosen[name] = rank
+    return chosen
 
 
 def factorize_(
@@ -113,38 +99,29 @@ def factorize_(
     """Replace target Linears by LowRankLinear in place; returns {module name: rank} for those replaced.
     `ranks` forces explicit ranks (e.g. full rank in tests). Layers whose chosen rank would not save
     parameters stay dense unless `keep_if_no_saving=False`."""
-    cfg = cfg or LowRankConfig()
-    chosen: dict[str, int] = {}
-    for name, linear in _targets(model, cfg.targets):
-        if ranks is not None:
-            if name not in ranks:
-                continue
-            rank = ranks[name]
-        else:
-            rank = choose_rank(linear.weight, cfg)
-            if keep_if_no_saving and rank > break_even_rank(linear.in_features, linear.out_features):
-                continue
-        _set_module(model, name, LowRankLinear.from_linear(linear, rank))
-        chosen[name] = rank
-    existing = getattr(model.config, "trimformer", None) or {}
-    if existing.get("kind") not in (None, "lowrank"):
-        raise ValueError(f"lowrank: model already carries a '{existing['kind']}' artefact record; factor before it")
-    all_ranks = {**existing.get("ranks", {}), **chosen}
-    set_record(model.config, "lowrank", ranks=all_ranks)
-    return chosen
+    cfg = (cfg or LowRankConfig()).model_copy(update={"keep_if_no_saving": keep_if_no_saving})
+    if ranks is not None:
+        cfg = cfg.model_copy(update={"ranks": dict(ranks)})
+    compress_(model, cfg)
+    return dict(get_log(model).transforms[-1]["ranks"])
 
 
-@register_technique(LowRankConfig)
-def _lowrank_technique(model: nn.Module, cfg: LowRankConfig, calibration: Calibration | None = None) -> nn.Module:
-    factorize_(model, cfg)
+def _apply(model: nn.Module, cfg: LowRankConfig, calib: Calibration | None):
+    ranks = plan_ranks(model, cfg)
+    linears = dict(_targets(model, list(ranks)))
+    unknown = sorted(set(ranks) - set(linears))
+    if unknown:  # checked before any module is swapped: an error never leaves a half-changed model
+        raise ValueError(f"lowrank: {unknown[:3]} are not dense Linear layers of this model")
+    for name, rank in ranks.items():
+        _set_module(model, name, LowRankLinear.from_linear(linears[name], rank))
+    return model, {"ranks": ranks}, {}
+
+
+def rebuild_lowrank(model: nn.Module, entry: dict[str, Any]) -> nn.Module:
+    for name, rank in entry["ranks"].items():
+        linear = model.get_submodule(name)
+        _set_module(model, name, LowRankLinear(linear.in_features, linear.out_features, rank, linear.bias is not None))
     return model
 
 
-@register_loader("lowrank")
-def _load_lowrank(path: str, config: Any, model_cls: Any, **_: Any) -> nn.Module:
-    model = build_empty(model_cls, config)
-    for name, rank in config.trimformer["ranks"].items():
-        linear = model.get_submodule(name)
-        _set_module(model, name, LowRankLinear(linear.in_features, linear.out_features, rank, linear.bias is not None))
-    load_state_into(model, path)
-    return model.eval()
+register_transform(TransformSpec("lowrank", LowRankConfig, _apply, rebuild_lowrank))

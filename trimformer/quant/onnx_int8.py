@@ -9,35 +9,43 @@ answers the same call as a transformers model, so evaluation code runs it unchan
 
 from __future__ import annotations
 
+import copy
 import inspect
+import json
 import logging
 import shutil
 import tempfile
-from dataclasses import dataclass
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from trimformer.compress import Calibration, register_technique
-from trimformer.loading import register_loader
-from trimformer.quant._artefact import set_record, write_info
+from trimformer.artefact import log as log_mod
+from trimformer.artefact.registry import TransformSpec, register_transform
+from trimformer.compress import Calibration, compress_
+from trimformer.quant.config import OnnxInt8Config
 
 ONNX_FILE = "model.onnx"
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 
 
-@dataclass
-class OnnxInt8Config:
-    quantize_embeddings: bool = True  # also int8 the Gather (embedding) tables: the file shrinks ~4x, not ~1.3x
-    per_channel: bool = True  # per-output-channel scales: measured -0.08 vs -0.78 points on the demo student
-    opset: int = 17
-    num_threads: int | None = None  # intra-op threads for the session; None = onnxruntime's default
+class _FromOnnxRuntime(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "onnxruntime" not in record.pathname or record.levelno >= logging.ERROR
 
-    @property
-    def method(self) -> str:
-        return "onnx-int8"
+
+@contextmanager
+def _quiet_onnxruntime():
+    """onnxruntime's quantizer logs a pre-processing nag through the root logger: drop its records below
+    ERROR for the duration of the call only (the root logger's level and other records stay untouched)."""
+    root, only = logging.getLogger(), _FromOnnxRuntime()
+    root.addFilter(only)
+    try:
+        yield
+    finally:
+        root.removeFilter(only)
 
 
 class _LogitsOnly(nn.Module):
@@ -63,6 +71,8 @@ def export_onnx_int8(model: nn.Module, out_dir: str | Path, cfg: OnnxInt8Config 
     cfg = cfg or OnnxInt8Config()
     if any(not p.is_floating_point() for p in model.parameters()) or getattr(model, "hf_quantizer", None):
         raise ValueError("onnx-int8: export needs a float model; put the quantize stage before other quantizers")
+    if getattr(model, "peft_config", None) is not None:
+        raise ValueError("onnx-int8: the model has LoRA adapters; merge them first")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     names = _input_names(model)
@@ -73,7 +83,10 @@ def export_onnx_int8(model: nn.Module, out_dir: str | Path, cfg: OnnxInt8Config 
     example = {"input_ids": torch.full((2, 8), 5, dtype=torch.long), "attention_mask": mask}
     example["token_type_ids"] = torch.zeros(2, 8, dtype=torch.long)
     dummy = tuple(example[n] for n in names)
-    float_model = model.float().cpu().eval()
+    float_model = copy.deepcopy(model).float().cpu().eval()  # never convert the caller's model in place
+    with torch.no_grad():
+        logits_rank = float_model(**dict(zip(names, dummy))).logits.dim()
+    logits_axes = {0: "batch", 1: "sequence"} if logits_rank == 3 else {0: "batch"}
     with tempfile.TemporaryDirectory(prefix="trimformer-onnx-") as tmp:
         fp32 = Path(tmp) / "fp32.onnx"
         # The TorchScript exporter (dynamo=False): the dynamo one needs onnxscript, which we do not depend on.
@@ -83,25 +96,27 @@ def export_onnx_int8(model: nn.Module, out_dir: str | Path, cfg: OnnxInt8Config 
             str(fp32),
             input_names=list(names),
             output_names=["logits"],
-            dynamic_axes={n: {0: "batch", 1: "sequence"} for n in names} | {"logits": {0: "batch"}},
+            dynamic_axes={n: {0: "batch", 1: "sequence"} for n in names} | {"logits": logits_axes},
             opset_version=cfg.opset,
             dynamo=False,
         )
         ops = ["MatMul", "Gather"] if cfg.quantize_embeddings else ["MatMul"]
-        logging.getLogger().setLevel(max(logging.getLogger().level, logging.ERROR))  # ORT's pre-processing nag
-        quantize_dynamic(
-            str(fp32),
-            str(out_dir / ONNX_FILE),
-            op_types_to_quantize=ops,
-            per_channel=cfg.per_channel,
-            weight_type=QuantType.QInt8,
-        )
+        with _quiet_onnxruntime():
+            quantize_dynamic(
+                str(fp32),
+                str(out_dir / ONNX_FILE),
+                op_types_to_quantize=ops,
+                per_channel=cfg.per_channel,
+                weight_type=QuantType.QInt8,
+            )
     return out_dir / ONNX_FILE
 
 
 class OrtModel(nn.Module):
-    """An onnxruntime session behind a transformers-style call: `model(**batch).logits` (and `.loss` with labels).
-    It has no torch parameters; it cannot be trained, only run."""
+    """An onnxruntime session behind a transformers-style call: `model(**batch).logits` (and `.loss` with labels),
+    with the output class of the exported head (sequence / token classification, masked LM). It has no torch
+    parameters; it cannot be trained, only run. `num_threads` pins intra-op threads (inter-op 1), so it can be
+    timed on the same cores as the torch models it is compared with."""
 
     def __init__(self, path: str | Path, config: Any, num_threads: int | None = None) -> None:
         super().__init__()
@@ -111,6 +126,7 @@ class OrtModel(nn.Module):
         options = ort.SessionOptions()
         if num_threads:
             options.intra_op_num_threads, options.inter_op_num_threads = num_threads, 1
+        self.num_threads = num_threads
         self.session = ort.InferenceSession(str(self.path / ONNX_FILE), options, providers=["CPUExecutionProvider"])
         self.input_names = [i.name for i in self.session.get_inputs()]
 
@@ -121,6 +137,29 @@ class OrtModel(nn.Module):
     def to(self, *args: Any, **kwargs: Any) -> OrtModel:  # CPU only: moving is a no-op
         return self
 
+    def weight_count(self) -> int:
+        """Numbers stored in the graph's initializers (the ONNX counterpart of a parameter count)."""
+        import onnx
+
+        graph = onnx.load(str(self.path / ONNX_FILE), load_external_data=False).graph
+        total = 0
+        for init in graph.initializer:
+            n = 1
+            for d in init.dims:
+                n *= d
+            total += n
+        return total
+
+    def _output_class(self) -> Any:
+        from transformers import modeling_outputs as outputs
+
+        arch = (getattr(self.config, "architectures", None) or [""])[0]
+        if arch.endswith("ForTokenClassification"):
+            return outputs.TokenClassifierOutput
+        if arch.endswith("ForMaskedLM"):
+            return outputs.MaskedLMOutput
+        return outputs.SequenceClassifierOutput
+
     def forward(
         self,
         input_ids: torch.Tensor,
@@ -128,8 +167,6 @@ class OrtModel(nn.Module):
         labels: torch.Tensor | None = None,
         **kwargs: Any,
     ) -> Any:
-        from transformers.modeling_outputs import SequenceClassifierOutput
-
         given = {"input_ids": input_ids, "attention_mask": attention_mask, **kwargs}
         if given.get("attention_mask") is None:
             given["attention_mask"] = torch.ones_like(input_ids)
@@ -139,10 +176,14 @@ class OrtModel(nn.Module):
         logits = torch.from_numpy(self.session.run(["logits"], feed)[0])
         loss = None
         if labels is not None:
-            loss = nn.functional.cross_entropy(
-                logits.view(-1, logits.shape[-1]), labels.view(-1).cpu(), ignore_index=-100
-            )
-        return SequenceClassifierOutput(loss=loss, logits=logits)
+            labels = labels.cpu()
+            if logits.shape[-1] == 1 and labels.is_floating_point():  # regression head
+                loss = nn.functional.mse_loss(logits.squeeze(-1), labels.float())
+            else:
+                loss = nn.functional.cross_entropy(
+                    logits.view(-1, logits.shape[-1]), labels.view(-1), ignore_index=-100
+                )
+        return self._output_class()(loss=loss, logits=logits)
 
     def save_pretrained(self, out_dir: str | Path, **_: Any) -> None:
         out_dir = Path(out_dir)
@@ -150,36 +191,42 @@ class OrtModel(nn.Module):
         if (out_dir / ONNX_FILE).resolve() != (self.path / ONNX_FILE).resolve():
             shutil.copy2(self.path / ONNX_FILE, out_dir / ONNX_FILE)
         self.config.save_pretrained(out_dir)
-        write_info(out_dir, dict(self.config.trimformer))
+        data = json.loads((out_dir / "config.json").read_text())
+        data[log_mod.KEY] = log_mod.get_log(self.config).to_dict()
+        data["transformers_weights"] = _guard()  # plain from_pretrained stops with a sentence naming trimformer
+        (out_dir / "config.json").write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def _guard() -> str:
+    from trimformer.artefact.io import GUARD
+
+    return GUARD
+
+
+def _apply(model: nn.Module, cfg: OnnxInt8Config, calib: Calibration | None):
+    """Export + quantize into a private temp folder; the runnable `OrtModel` carries a copy of the config
+    (with the log so far), so the caller's model is left as it was."""
+    tmp = tempfile.TemporaryDirectory(prefix="trimformer-ort-")
+    export_onnx_int8(model, tmp.name, cfg)
+    config = copy.deepcopy(model.config)
+    config.architectures = [type(model).__name__]
+    ort_model = OrtModel(tmp.name, config, cfg.num_threads)
+    ort_model._tmp = tmp  # keep the folder alive as long as the model
+    entry = {"runtime": "onnxruntime", "compiled": False}
+    return ort_model, entry, {}
+
+
+def _save(model: OrtModel, out_dir: Path) -> None:
+    model.save_pretrained(out_dir)
+
+
+def _load(path: Path, config: Any, num_threads: int | None = None, **_: Any) -> OrtModel:
+    return OrtModel(path, config, num_threads)
 
 
 def quantize_onnx_int8(model: nn.Module, cfg: OnnxInt8Config | None = None) -> OrtModel:
-    """Export + quantize into a private temp folder and return the runnable `OrtModel`; `save_pretrained` copies it."""
-    cfg = cfg or OnnxInt8Config()
-    tmp = tempfile.TemporaryDirectory(prefix="trimformer-ort-")
-    export_onnx_int8(model, tmp.name, cfg)
-    config = model.config.__class__.from_dict(model.config.to_dict())
-    set_record(
-        config,
-        "onnx-int8",
-        method=cfg.method,
-        runtime="onnxruntime",
-        compiled=False,
-        embeddings_int8=cfg.quantize_embeddings,
-        per_channel=cfg.per_channel,
-    )
-    ort_model = OrtModel(tmp.name, config, cfg.num_threads)
-    ort_model._tmp = tmp  # keep the folder alive as long as the model
-    return ort_model
+    """Export + quantize; returns the runnable `OrtModel` (its `save_pretrained` copies the graph)."""
+    return compress_(model, cfg or OnnxInt8Config())
 
 
-@register_technique(OnnxInt8Config)
-def _onnx_technique(model: nn.Module, cfg: OnnxInt8Config, calibration: Calibration | None = None) -> nn.Module:
-    return quantize_onnx_int8(model, cfg)
-
-
-@register_loader("onnx-int8")
-def _load_onnx_int8(
-    path: str, config: Any, model_cls: Any = None, num_threads: int | None = None, **_: Any
-) -> OrtModel:
-    return OrtModel(path, config, num_threads)
+register_transform(TransformSpec("onnx-int8", OnnxInt8Config, _apply, terminal=True, save=_save, load=_load))

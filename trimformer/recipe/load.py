@@ -155,10 +155,8 @@ def validate(raw: Any, source: str, check_files: bool = True) -> LoadedRecipe:
             ) from None
         except ValueError as exc:
             raise RecipeError(f"{source}: {where}.training: {exc}") from None
-        problem = stage.order_error(stages)
-        if problem:
-            raise RecipeError(f"{source}: {where} ({entry['type']}): {problem}")
         stages.append(stage)
+    check_stage_order(recipe, stages, raw["stages"], source, check_files)
     try:
         check_training(recipe.training)
     except ValueError as exc:
@@ -173,6 +171,48 @@ def validate(raw: Any, source: str, check_files: bool = True) -> LoadedRecipe:
     if check_files:
         _check_references(loaded)
     return loaded
+
+
+def check_stage_order(
+    recipe: Recipe, stages: list[StageConfig], entries: list[dict[str, Any]], source: str, check_files: bool
+) -> None:
+    """Replay each stage's effect (what it needs of the model, what it removes) before anything loads."""
+    from trimformer.artefact.capabilities import INITIAL, OrderError, Step, check_order
+
+    steps = [
+        Step(f"stages[{i}] ({stage.kind(entry['type'])})", stage.kind(entry["type"]), stage.effect(recipe.task), i)
+        for i, (stage, entry) in enumerate(zip(stages, entries))
+    ]
+    start = INITIAL
+    if check_files and recipe.student.init == "pretrained" and recipe.student.model:
+        start = _artefact_capabilities(recipe.student.model)
+    try:
+        check_order(steps, start)
+    except OrderError as exc:
+        raise RecipeError(f"{source}: {exc}") from None
+
+
+def _artefact_capabilities(ref: str) -> frozenset[str]:
+    """A pretrained student that is already a trimformer artefact starts with what its transforms left."""
+    import json
+
+    from trimformer.artefact.capabilities import INITIAL
+
+    try:
+        config = json.loads((Path(resolve_path(ref)) / "config.json").read_text())
+    except (OSError, ValueError, ModelReferenceError):
+        return INITIAL
+    record = config.get("trimformer")
+    if not isinstance(record, dict) or not record.get("transforms"):
+        return INITIAL
+    from trimformer.artefact.registry import entry_config
+
+    caps = INITIAL
+    for entry in record["transforms"]:
+        technique = entry_config(entry)
+        if technique is not None:
+            caps = technique.effect().apply(caps)
+    return caps
 
 
 def _check_references(loaded: LoadedRecipe) -> None:

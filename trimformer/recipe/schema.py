@@ -46,7 +46,11 @@ class StudentSection(Section):
     layers: list[int] | None = Field(None, description="Teacher layers to keep, e.g. [0, 2, 4] (init: layers)")
     num_layers: PositiveInt | None = Field(None, description="Keep this many evenly spaced teacher layers")
     config: dict[str, Any] = Field(default_factory=dict, description="Config overrides (init: random)")
-    model: str | None = Field(None, description="Checkpoint to start from (init: pretrained)")
+    model: str | None = Field(
+        None,
+        description="init: pretrained: the checkpoint to start from; init: layers: the model whose layers are "
+        "kept (default: the teacher), e.g. a smaller pretrained encoder with its own tokenizer",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> StudentSection:

@@ -1,10 +1,13 @@
 """Stages: the unit a recipe is made of.
 
 A stage is a pydantic config (validated before anything loads) plus a handler
-`fn(config, state: RunState) -> None` that changes `state` (usually `state.model`). Each stage
-module registers itself with `@register_stage("name", ConfigCls)`; `trimformer/stages/__init__.py`
-imports every stage module, one line each (PEFT's pattern). The runner saves, reloads and measures
-after every stage, so a handler only has to transform.
+`fn(config, state: RunState) -> StageResult` that reads the run state and returns what it made: the
+model, its tokenizer, whose model it is (student or teacher) and facts for the report. The runner applies
+the result, saves it (`trimformer.artefact.io.save_artefact`, whatever transforms it carries), reloads and
+measures it; handlers never assign to the run state. Each stage module registers itself with
+`@register_stage("name", ConfigCls)`; `trimformer/stages/__init__.py` imports every stage module, one line
+each (PEFT's pattern). A stage's `effect(task)` (what it needs of the model, what it removes) drives the
+order check before anything loads (`trimformer.artefact.capabilities`).
 """
 
 from __future__ import annotations
@@ -12,10 +15,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from trimformer.artefact.capabilities import Effect
 from trimformer.tasks import TaskSpec
 
 
@@ -39,24 +43,26 @@ class StageConfig(BaseModel):
         None, ge=0, description="Accuracy budget: most metric points this stage may lose vs the teacher."
     )
 
-    # What the stage needs / does to the weights, for order checks before anything loads.
-    needs_float_weights: ClassVar[bool] = False  # e.g. pruning, training the full model
-    makes_weights_nonfloat: ClassVar[bool] = False  # e.g. bitsandbytes 4-bit, torchao int8
-    trains: ClassVar[bool] = False
+    def effect(self, task: str) -> Effect:
+        """What this stage needs of the model and takes away (order checks before anything loads)."""
+        return Effect()
 
-    def order_error(self, previous: list[StageConfig]) -> str | None:
-        """Why this stage cannot follow `previous` (checked before anything loads), or None."""
-        if self.needs_float_weights:
-            blocker = next((p for p in reversed(previous) if p.makes_weights_nonfloat), None)
-            if blocker is not None:
-                return (
-                    f"needs float weights, but an earlier {type(blocker).__name__} stage made them non-float; "
-                    "move this stage before the quantization stage"
-                )
-        return None
+    def kind(self, stage_type: str) -> str:
+        """How the compatibility table and error messages name this stage (e.g. quantize:bnb-nf4)."""
+        return stage_type
 
 
-StageFn = Callable[[Any, "RunState"], None]
+@dataclass
+class StageResult:
+    """What a stage made. `role` "teacher": the run's teacher is replaced (e.g. finetune of the teacher)."""
+
+    model: Any
+    tokenizer: Any
+    role: str = "student"
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+StageFn = Callable[[Any, "RunState"], StageResult]
 
 
 @dataclass
@@ -89,29 +95,47 @@ def stage_names() -> list[str]:
 
 @dataclass
 class RunState:
-    """Everything a stage may read or replace. The runner owns it; stages change fields in place."""
+    """What stages read: the current student and teacher with their tokenizers, the data, the settings.
+    The runner owns it and applies each stage's `StageResult`; handlers only read it (and call `student()`)."""
 
     task: TaskSpec
     output_dir: Path
-    model: Any = None  # the current student / artefact
+    model: Any = None  # the current student / artefact (None until the first stage that needs one)
     tokenizer: Any = None
     teacher: Any = None
     teacher_tokenizer: Any = None
-    data: Any = None  # trimformer.data.TaskData: raw + tokenized splits, collator
+    data: Any = None  # trimformer.data.TaskData: raw splits + per-tokenizer views
     training: dict[str, Any] = field(default_factory=dict)  # recipe-level TrainingArguments kwargs
     seed: int = 42
     recipe: Any = None  # the validated Recipe (student spec, data settings) when run from a recipe
-    # Set by stages for the report and the saver: e.g. {"runtime": "torchao", "compiled": True}.
-    stage_info: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # A stage may replace how its artefact is written (adapters, torchao, ONNX): fn(model, tokenizer, dir).
-    saver: Callable[[Any, Any, Path], None] | None = None
-    weights_nonfloat_since: str | None = None  # name of the stage that quantized the weights
-    history: list[str] = field(default_factory=list)
+    stage: str = ""  # output name of the stage being run
+    build_student: Callable[[RunState], tuple[Any, Any]] | None = None  # (model, tokenizer) from the recipe
 
     @property
     def current_stage(self) -> str:
-        """The output name of the stage being run (the runner sets it before calling the handler)."""
-        return self.history[-1]
+        return self.stage
+
+    def student(self) -> Any:
+        """The current student, built from the recipe's student section the first time a stage needs it."""
+        if self.model is None:
+            if self.build_student is None:
+                raise ValueError(f"{self.stage}: no student yet and no recipe student section to build one")
+            self.model, self.tokenizer = self.build_student(self)
+        return self.model
+
+    def apply(self, result: StageResult) -> None:
+        """What the runner does with a stage's result: the student (or teacher) and its tokenizer move on."""
+        if result.role == "teacher":
+            self.teacher, self.teacher_tokenizer = result.model, result.tokenizer
+        else:
+            self.model, self.tokenizer = result.model, result.tokenizer
+
+    def run_stage(self, stage_type: str, config: StageConfig, name: str | None = None) -> StageResult:
+        """Run one registered stage on this state and apply its result (the runner's loop body, minus saving)."""
+        self.stage = name or stage_type
+        result = get_stage(stage_type).fn(config, self)
+        self.apply(result)
+        return result
 
     def training_args(self, overrides: dict[str, Any], output_dir: Path, **extra: Any) -> dict[str, Any]:
         merged = {**self.training, **overrides, **extra}

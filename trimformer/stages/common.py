@@ -43,9 +43,10 @@ def train_student(
     *,
     tokenizer: Any = None,
     teacher_tokenizer: Any = None,
-) -> Any:
+) -> tuple[Any, dict[str, Any]]:
     """Train `student` (distilling from `teacher` when given) with the recipe's training settings
-    overlaid by the stage's; returns the trained, unwrapped model. `loss` holds DistillationConfig
+    overlaid by the stage's; returns the trained, unwrapped model and facts for the report (loss history,
+    world size, optimizer steps, samples seen). `loss` holds DistillationConfig
     loss fields (alpha_*, temperature, ...); without a teacher the loss is the task loss alone.
 
     Each model reads the ids of its own tokenizer: `tokenizer` is the trained model's (default: the
@@ -76,12 +77,13 @@ def train_student(
         callbacks=callbacks,
     )
     trainer.train()
-    state.stage_info.setdefault(stage_name, {})["train_loss_history"] = [
+    history = [
         {k: v for k, v in entry.items() if k.startswith("loss") or k in ("epoch", "step")}
         for entry in trainer.state.log_history
         if "loss" in entry
     ]
-    return trainer.accelerator.unwrap_model(trainer.model)
+    info = {"train_loss_history": history, "training": trainer.training_summary()}
+    return trainer.accelerator.unwrap_model(trainer.model), info
 
 
 def training_view(state: RunState, teacher: Any, *, tokenizer: Any = None, teacher_tokenizer: Any = None) -> Any:

@@ -3,16 +3,17 @@ over teacher-labelled augmented variants and unlabelled text."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import datasets
 from pydantic import Field, NonNegativeFloat, PositiveFloat, field_validator
 
 from trimformer import data as data_mod
+from trimformer.artefact.capabilities import TEACHER_READS_IDS, TRAINS_FULL, Effect
 from trimformer.distill.augment import KINDS, augment_texts
 from trimformer.distill.student import random_student, student_from_teacher_layers
 from trimformer.loading import resolve_path
-from trimformer.stages.base import Options, RunState, StageConfig, register_stage
+from trimformer.stages.base import Options, RunState, StageConfig, StageResult, register_stage
 from trimformer.stages.common import train_student, training_view
 
 
@@ -32,8 +33,8 @@ class DistillStage(StageConfig):
     teacher_cache: bool = Field(False, description="Run the teacher once over the training data, reuse its logits")
     augment: AugmentSection | None = None
 
-    needs_float_weights: ClassVar[bool] = True
-    trains: ClassVar[bool] = True
+    def effect(self, task: str) -> Effect:
+        return Effect(TRAINS_FULL.requires | {TEACHER_READS_IDS})
 
     @field_validator("teacher_cache")
     @classmethod
@@ -50,33 +51,45 @@ class DistillStage(StageConfig):
         return out
 
 
-def ensure_student(state: RunState) -> None:
-    """Build the student from the recipe's student section the first time a stage needs one."""
-    if state.model is not None:
-        return
+def build_student(state: RunState) -> tuple[Any, Any]:
+    """(model, tokenizer) from the recipe's student section: cut from the teacher's layers (or another
+    model's), a smaller random config, or an existing checkpoint (a trimformer artefact included)."""
+    from transformers import AutoTokenizer
+
+    from trimformer.loading import load_model
+
     spec = state.recipe.student
     if spec.init == "pretrained":
-        from transformers import AutoConfig
-
-        from trimformer.loading import load_model, trimformer_kind
-
         path = resolve_path(spec.model)
-        if trimformer_kind(AutoConfig.from_pretrained(path)) is not None:  # pruned / low-rank / ... artefacts
-            state.model = load_model(path, state.task.auto_class)
-        else:
-            state.model = state.task.auto_class.from_pretrained(path, **state.task.model_kwargs())
-    elif spec.init == "random":
-        state.model = random_student(state.teacher.config, state.task.auto_class, spec.config)
-    else:
-        total = state.teacher.config.num_hidden_layers
-        layers = spec.layers
-        if layers is None:
-            if spec.num_layers > total:
-                raise ValueError(f"student.num_layers {spec.num_layers} > the teacher's {total} layers")
-            step = total / spec.num_layers
-            layers = [int(i * step) for i in range(spec.num_layers)]
-        state.model = student_from_teacher_layers(state.teacher, layers)
-        state.stage_info.setdefault("student_init", {})["layers"] = layers
+        model = load_model(path, state.task.auto_class, **_head_kwargs(path, state))
+        return model, AutoTokenizer.from_pretrained(path)
+    if spec.init == "random":
+        return random_student(state.teacher.config, state.task.auto_class, spec.config), state.tokenizer
+    source, tokenizer = state.teacher, state.tokenizer
+    if spec.model:  # "layers [0, 2, 4] of model X": another model than the teacher
+        path = resolve_path(spec.model)
+        source = state.task.auto_class.from_pretrained(path, **state.task.model_kwargs())
+        tokenizer = AutoTokenizer.from_pretrained(path)
+    total = source.config.num_hidden_layers
+    layers = spec.layers
+    if layers is None:
+        if spec.num_layers > total:
+            raise ValueError(f"student.num_layers {spec.num_layers} > the {total} layers of the source model")
+        step = total / spec.num_layers
+        layers = [int(i * step) for i in range(spec.num_layers)]
+    return student_from_teacher_layers(source, layers), tokenizer
+
+
+def _head_kwargs(path: str, state: RunState) -> dict[str, Any]:
+    """A plain checkpoint without this task's head gets one sized for the labels (a trimformer artefact
+    already has its head)."""
+    from transformers import AutoConfig
+
+    from trimformer.artefact.log import get_log
+
+    if not get_log(AutoConfig.from_pretrained(path)).empty:
+        return {}
+    return state.task.model_kwargs()
 
 
 def extra_training_text(cfg: DistillStage, state: RunState) -> datasets.Dataset | None:
@@ -107,21 +120,22 @@ def extra_training_text(cfg: DistillStage, state: RunState) -> datasets.Dataset 
 
 
 @register_stage("distill", DistillStage)
-def run_distill(cfg: DistillStage, state: RunState) -> None:
-    ensure_student(state)
+def run_distill(cfg: DistillStage, state: RunState) -> StageResult:
+    student = state.student()
     train = training_view(state, state.teacher, teacher_tokenizer=state.teacher_tokenizer).train
     extra = extra_training_text(cfg, state)
     if extra is not None:
         train = datasets.concatenate_datasets([train, extra.cast(train.features)])
-        state.stage_info[state.current_stage]["extra_examples"] = len(extra)
-    student = train_student(
+    model, info = train_student(
         state,
-        state.model,
+        student,
         state.teacher,
         cfg,
-        state.current_stage,
+        state.stage,
         cfg.loss_settings(),
         train,
         teacher_tokenizer=state.teacher_tokenizer,
     )
-    state.model = student.eval()
+    if extra is not None:
+        info["extra_examples"] = len(extra)
+    return StageResult(model.eval(), state.tokenizer, info=info)

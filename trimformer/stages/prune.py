@@ -1,31 +1,23 @@
 """Pruning stages: `prune_heads`, `prune_layers`, `prune_ffn`, `prune_vocab`.
 
 Each builds a Calibration from the run's training data, applies the technique from
-`trimformer.prune` to `state.model`, and (heads / layers / FFN) optionally recovers by distilling
+`trimformer.prune` to the student, and (heads / layers / FFN) optionally recovers by distilling
 from a copy of the model taken just before pruning.
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import datasets
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt
 from torch.utils.data import DataLoader
 
-from trimformer.compress import Calibration, compress_
-from trimformer.prune import (
-    FFNPruneConfig,
-    HeadPruneConfig,
-    LayerDropConfig,
-    VocabPruneConfig,
-    current_shapes,
-    prune_vocab,
-    save_pruned,
-)
-from trimformer.prune.families import adapter_for
-from trimformer.stages.base import Options, RunState, StageConfig, register_stage
+from trimformer.artefact.capabilities import TEACHER_READS_IDS, Effect
+from trimformer.compress import Calibration, TechniqueConfig, compress_
+from trimformer.prune import FFNPruneConfig, HeadPruneConfig, LayerDropConfig, VocabPruneConfig, current_shapes
+from trimformer.stages.base import Options, RunState, StageConfig, StageResult, register_stage
 from trimformer.stages.common import train_student
 
 
@@ -38,54 +30,51 @@ class Recovery(Options):
     training: dict[str, Any] = Field(default_factory=dict, description="TrainingArguments overrides for recovery")
 
 
-class _PruneStage(StageConfig):
+class TechniqueStage(StageConfig):
+    """A stage that applies one technique: its fields are the technique config's own (the stage class
+    inherits from it), so recipe, Python and the saved transform log share one config."""
+
+    technique_cls: ClassVar[type[TechniqueConfig]]
+
+    def technique(self) -> TechniqueConfig:
+        fields = set(self.technique_cls.model_fields)
+        return self.technique_cls.model_validate(self.model_dump(include=fields))
+
+    def effect(self, task: str) -> Effect:
+        return self.technique().effect()
+
+
+class _PruneStage(TechniqueStage):
     calibration_batches: PositiveInt = Field(8, description="Training batches used to score importance")
     calibration_batch_size: PositiveInt = 16
     recovery: Recovery | None = None
 
-    needs_float_weights: ClassVar[bool] = True
+
+class PruneHeadsStage(_PruneStage, HeadPruneConfig):
+    technique_cls: ClassVar[type[TechniqueConfig]] = HeadPruneConfig
 
 
-class PruneHeadsStage(_PruneStage):
-    amount: float = Field(0.5, gt=0, description="Fraction (< 1) or count of heads to remove")
-    scope: Literal["global", "per_layer"] = "global"
-    importance: Literal["taylor", "magnitude"] = "taylor"
-    min_heads_per_layer: PositiveInt = 1
-    heads: dict[int, list[int]] | None = Field(None, description="Explicit {layer: [heads]}; overrides amount")
-
-    def technique(self) -> HeadPruneConfig:
-        return HeadPruneConfig(self.amount, self.scope, self.importance, self.min_heads_per_layer, heads=self.heads)
+class PruneLayersStage(_PruneStage, LayerDropConfig):
+    technique_cls: ClassVar[type[TechniqueConfig]] = LayerDropConfig
 
 
-class PruneLayersStage(_PruneStage):
-    strategy: Literal["explicit", "top", "importance"] = "explicit"
-    layers: list[int] | None = Field(None, description="0-based layers to drop (strategy: explicit)")
-    count: PositiveInt | None = Field(None, description="How many layers to drop (strategies top / importance)")
-
-    def technique(self) -> LayerDropConfig:
-        return LayerDropConfig(self.strategy, self.layers, self.count)
+class PruneFFNStage(_PruneStage, FFNPruneConfig):
+    technique_cls: ClassVar[type[TechniqueConfig]] = FFNPruneConfig
 
 
-class PruneFFNStage(_PruneStage):
-    amount: float = Field(0.5, gt=0, description="Fraction (< 1) or count of FFN neurons to remove")
-    scope: Literal["global", "per_layer"] = "per_layer"
-    importance: Literal["activation", "taylor", "magnitude"] = "activation"
-    min_neurons_per_layer: PositiveInt = 1
-    round_to: PositiveInt = 1
-
-    def technique(self) -> FFNPruneConfig:
-        return FFNPruneConfig(self.amount, self.scope, self.importance, self.min_neurons_per_layer, self.round_to)
-
-
-class PruneVocabStage(StageConfig):
-    min_count: PositiveInt = Field(1, description="Keep tokens seen at least this often in the training text")
+class PruneVocabStage(TechniqueStage, VocabPruneConfig):
+    technique_cls: ClassVar[type[TechniqueConfig]] = VocabPruneConfig
     include_eval_text: bool = Field(
         False,
         description="Also keep the eval split's tokens (text only, no labels): use when the eval text stands for "
         "what the model will see; otherwise its unseen words become [UNK] and outputs on them change",
     )
 
-    needs_float_weights: ClassVar[bool] = True
+    def effect(self, task: str) -> Effect:
+        effect = self.technique().effect()
+        if task != "sequence-classification":  # only then can the teacher tokenize the text itself
+            effect = Effect(effect.requires, effect.removes | {TEACHER_READS_IDS}, effect.adds)
+        return effect
 
 
 def calibration_from(state: RunState, n_batches: int, batch_size: int) -> Calibration:
@@ -99,43 +88,22 @@ def calibration_from(state: RunState, n_batches: int, batch_size: int) -> Calibr
     return Calibration(batches=batches, tokenizer=state.tokenizer)
 
 
-def _saver(model: Any, tokenizer: Any, out_dir: Any) -> None:
-    try:
-        adapter_for(model)
-    except ValueError:  # a later stage replaced the model with something we did not prune
-        model.save_pretrained(out_dir)
-        tokenizer.save_pretrained(out_dir)
-        return
-    save_pruned(model, out_dir, tokenizer)
-
-
-def _run_structural(cfg: _PruneStage, state: RunState) -> None:
-    from trimformer.stages.distill import ensure_student  # lazy: stage modules import each other lazily
-
-    name = state.history[-1]
-    ensure_student(state)
-    teacher = copy.deepcopy(state.model).eval() if cfg.recovery is not None else None
+def _run_structural(cfg: _PruneStage, state: RunState) -> StageResult:
+    student = state.student()
+    # Recovery distils from the model as it was just before pruning (it reads the student's own ids).
+    teacher = copy.deepcopy(student).eval() if cfg.recovery is not None else None
     calib = calibration_from(state, cfg.calibration_batches, cfg.calibration_batch_size)
-    state.model = compress_(state.model, cfg.technique(), calib)
-    state.saver = _saver
-    info = state.stage_info.setdefault(name, {})
-    info.update(shapes=current_shapes(state.model), settings=cfg.model_dump(exclude={"recovery", "training"}))
+    model = compress_(student, cfg.technique(), calib, stage=state.stage)
+    info: dict[str, Any] = {"shapes": current_shapes(model)}
     if cfg.recovery is not None:
         r = cfg.recovery
         train_cfg = cfg.model_copy(update={"training": {**cfg.training, **r.training}})
         loss = {"alpha_task": r.alpha_task, "alpha_kd": r.alpha_kd, "temperature": r.temperature}
-        # The teacher here is the student itself before pruning: it reads the student's ids.
-        state.model = train_student(
-            state,
-            student=state.model,
-            teacher=teacher,
-            stage_cfg=train_cfg,
-            stage_name=name,
-            loss=loss,
-            teacher_tokenizer=state.tokenizer,
+        model, trained = train_student(
+            state, model, teacher, train_cfg, state.stage, loss=loss, teacher_tokenizer=state.tokenizer
         )
-        state.model.eval()
-        info["recovery"] = r.model_dump()
+        info.update(trained, recovery=r.model_dump())
+    return StageResult(model.eval(), state.tokenizer, info=info)
 
 
 register_stage("prune_heads", PruneHeadsStage)(_run_structural)
@@ -159,19 +127,11 @@ def _corpus_ids(state: RunState, include_eval_text: bool = False) -> list[list[i
 
 
 @register_stage("prune_vocab", PruneVocabStage)
-def run_prune_vocab(cfg: PruneVocabStage, state: RunState) -> None:
-    from trimformer.stages.distill import ensure_student
-
-    name = state.history[-1]
-    ensure_student(state)
-    before = state.model.get_input_embeddings().num_embeddings
-    state.model, state.tokenizer, _ = prune_vocab(
-        state.model,
-        state.tokenizer,
-        _corpus_ids(state, cfg.include_eval_text),
-        VocabPruneConfig(min_count=cfg.min_count),
-    )
-    state.saver = _saver
+def run_prune_vocab(cfg: PruneVocabStage, state: RunState) -> StageResult:
+    student = state.student()
+    before = student.get_input_embeddings().num_embeddings
+    calib = Calibration(corpus_input_ids=_corpus_ids(state, cfg.include_eval_text), tokenizer=state.tokenizer)
+    model = compress_(student, cfg.technique(), calib, stage=state.stage)
     # Later stages tokenize with the pruned tokenizer (state.data.view); the teacher keeps its own ids.
-    after = state.model.get_input_embeddings().num_embeddings
-    state.stage_info.setdefault(name, {}).update(vocab_before=before, vocab_after=after)
+    after = model.get_input_embeddings().num_embeddings
+    return StageResult(model, calib.tokenizer, info={"vocab_before": before, "vocab_after": after})

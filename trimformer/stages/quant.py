@@ -1,19 +1,31 @@
 """Recipe stages for quantization, low-rank factorization and LoRA: `quantize`, `lowrank`, `lora`, `merge`.
 
-Order checks come from the ClassVars: `quantize` makes weights non-float, so pruning or training after it
-is rejected before anything loads; `lora` trains but only adapters, so it may follow a 4-bit quantize
-(QLoRA) but not an int8 CPU export (checked here, as the runner only knows the ClassVars).
+Each stage's fields are its technique config's (see trimformer/quant/config.py); its `effect` is the
+technique's, so a recipe whose order cannot work (e.g. pruning after int8, LoRA after low-rank) is refused
+by `trimformer validate` before anything loads, naming both stages and an order that works.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from trimformer.compress import compress_
-from trimformer.stages.base import RunState, StageConfig, register_stage
+from trimformer.artefact.capabilities import TEACHER_READS_IDS, Effect
+from trimformer.compress import TechniqueConfig, compress_
+from trimformer.quant.config import (
+    BnbConfig,
+    EmbeddingInt8Config,
+    LoraAdapterConfig,
+    LowRankConfig,
+    MergeConfig,
+    OnnxInt8Config,
+    TorchAoInt8Config,
+    TorchDynamicInt8Config,
+)
+from trimformer.stages.base import RunState, StageConfig, StageResult, register_stage
+from trimformer.stages.common import train_student
+from trimformer.stages.prune import TechniqueStage
 
 QuantMethod = Literal[
     "int8-cpu",
@@ -28,165 +40,123 @@ QuantMethod = Literal[
 ]
 
 
-def _name(state: RunState, default: str) -> str:
-    return state.history[-1] if state.history else default
-
-
-def _plain_saver(model: Any, tokenizer: Any, out_dir: Path) -> None:
-    from trimformer.quant._artefact import write_info
-
-    model.save_pretrained(out_dir)
-    tokenizer.save_pretrained(out_dir)
-    record = getattr(model.config, "trimformer", None)
-    if isinstance(record, dict):
-        write_info(out_dir, record)
-
-
 class QuantizeStage(StageConfig):
     method: QuantMethod = Field("int8-cpu", description="int8-cpu = ONNX Runtime dynamic int8 (measured fastest).")
     quantize_embeddings: bool = Field(True, description="onnx-int8 / torch-ao-int8: int8 embeddings too.")
     # Per-channel scales measured -0.08 vs -0.78 points on the demo student (ONNX int8 + int8 embeddings).
     per_channel: bool = Field(True, description="onnx-int8 / int8-cpu: per-output-channel weight scales.")
     compile: bool = Field(True, description="torchao: load with torch.compile (torchao is slow eagerly on CPU).")
-    llm_int8_threshold: float = Field(6.0, description="bnb-8bit: outlier threshold of LLM.int8.")
+    llm_int8_threshold: float = Field(6.0, ge=0, description="bnb-8bit: outlier threshold of LLM.int8.")
     double_quant: bool = Field(True, description="bnb-nf4/fp4: quantize the block scales too.")
     compute_dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field("auto", description="bnb 4-bit.")
 
-    makes_weights_nonfloat: ClassVar[bool] = True
-
-    def technique(self) -> Any:
-        from trimformer import quant as q
-
+    def technique(self) -> TechniqueConfig:
         m = "onnx-int8" if self.method == "int8-cpu" else self.method
         if m == "onnx-int8":
-            return q.OnnxInt8Config(quantize_embeddings=self.quantize_embeddings, per_channel=self.per_channel)
+            return OnnxInt8Config(quantize_embeddings=self.quantize_embeddings, per_channel=self.per_channel)
         if m == "torch-ao-int8":
-            return q.TorchDynamicInt8Config(quantize_embeddings=self.quantize_embeddings)
+            return TorchDynamicInt8Config(quantize_embeddings=self.quantize_embeddings)
         if m.startswith("torchao-int8-"):
-            return q.TorchAoInt8Config(mode=m.rpartition("-")[2], compile=self.compile)
+            return TorchAoInt8Config(mode=m.rpartition("-")[2], compile=self.compile)
         if m == "embedding-int8":
-            return q.EmbeddingInt8Config()
-        bits, kind = (8, "nf4") if m == "bnb-8bit" else (4, m.rpartition("-")[2])
-        return q.BnbConfig(
-            bits=bits,
-            quant_type=kind,
-            double_quant=self.double_quant,
-            compute_dtype=self.compute_dtype,
-            llm_int8_threshold=self.llm_int8_threshold,
+            return EmbeddingInt8Config()
+        if m == "bnb-8bit":
+            return BnbConfig(bits=8, llm_int8_threshold=self.llm_int8_threshold)
+        return BnbConfig(
+            bits=4, quant_type=m.rpartition("-")[2], double_quant=self.double_quant, compute_dtype=self.compute_dtype
         )
+
+    def effect(self, task: str) -> Effect:
+        return self.technique().effect()
+
+    def kind(self, stage_type: str) -> str:
+        return f"quantize:{self.method}"
 
 
 @register_stage("quantize", QuantizeStage)
-def run_quantize(cfg: QuantizeStage, state: RunState) -> None:
-    from trimformer.quant import OrtModel, save_torch_dynamic
-
-    name = _name(state, "quantize")
+def run_quantize(cfg: QuantizeStage, state: RunState) -> StageResult:
     technique = cfg.technique()
-    state.model = compress_(state.model, technique)
-    if isinstance(state.model, OrtModel):
-        state.saver = lambda m, tok, d: (m.save_pretrained(d), tok.save_pretrained(d))
-        info = dict(state.model.config.trimformer)
-    elif cfg.method == "torch-ao-int8":
-        state.saver = save_torch_dynamic
-        info = dict(state.model.config.trimformer)
-    else:
-        state.saver = _plain_saver
-        info = dict(getattr(state.model.config, "trimformer", None) or {})
-        if cfg.method.startswith("bnb-"):
-            info = technique.describe()
-    state.stage_info.setdefault(name, {}).update(info, method=cfg.method)
-    state.weights_nonfloat_since = state.weights_nonfloat_since or name
+    model = compress_(state.student(), technique, stage=state.stage)
+    info: dict[str, Any] = {"method": cfg.method, "runtime": _runtime(technique), "compiled": False}
+    if isinstance(technique, TorchAoInt8Config):
+        info["compiled"] = technique.compile
+    if isinstance(technique, BnbConfig):
+        info.update(technique.describe())
+    return StageResult(model, state.tokenizer, info=info)
 
 
-class LowRankStage(StageConfig):
-    energy: float | None = Field(
-        0.9, gt=0, le=1, description="Keep this share of each weight's squared singular values."
-    )
-    target_compression: float | None = Field(None, gt=0, le=1, description="Or: keep this fraction of parameters.")
-    targets: list[str] | None = Field(None, description="fnmatch patterns of Linear names (default: encoder Linears).")
+def _runtime(technique: TechniqueConfig) -> str:
+    return {
+        OnnxInt8Config: "onnxruntime",
+        TorchDynamicInt8Config: "pytorch (torch.ao fbgemm)",
+        TorchAoInt8Config: "torchao",
+        BnbConfig: "bitsandbytes",
+    }.get(type(technique), "pytorch")
+
+
+class LowRankStage(TechniqueStage, LowRankConfig):
+    technique_cls: ClassVar[type[TechniqueConfig]] = LowRankConfig
     recovery: bool = Field(False, description="Distil from the teacher after factoring (uses recipe training).")
 
-    needs_float_weights: ClassVar[bool] = True
-
-    @model_validator(mode="after")
-    def _one_criterion(self) -> LowRankStage:
-        if self.target_compression is not None:
-            self.energy = None
-        if self.energy is None and self.target_compression is None:
-            raise ValueError("lowrank: set energy (e.g. 0.9) or target_compression (e.g. 0.5)")
-        return self
+    def effect(self, task: str) -> Effect:
+        effect = self.technique().effect()
+        return Effect(effect.requires | ({TEACHER_READS_IDS} if self.recovery else set()), effect.removes, effect.adds)
 
 
 @register_stage("lowrank", LowRankStage)
-def run_lowrank(cfg: LowRankStage, state: RunState) -> None:
-    from trimformer.quant import LowRankConfig, factorize_
-
-    name = _name(state, "lowrank")
-    extra = {"targets": cfg.targets} if cfg.targets else {}
-    ranks = factorize_(
-        state.model, LowRankConfig(energy=cfg.energy, target_compression=cfg.target_compression, **extra)
-    )
-    state.saver = None
-    state.stage_info.setdefault(name, {}).update(runtime="pytorch", compiled=False, ranks=ranks)
+def run_lowrank(cfg: LowRankStage, state: RunState) -> StageResult:
+    model = compress_(state.student(), cfg.technique(), stage=state.stage)
+    info: dict[str, Any] = {"runtime": "pytorch", "compiled": False, "ranks": _last_entry(model)["ranks"]}
     if cfg.recovery:
-        from trimformer.stages.common import train_student
+        model, trained = train_student(
+            state, model, state.teacher, cfg, state.stage, teacher_tokenizer=state.teacher_tokenizer
+        )
+        info.update(trained)
+    return StageResult(model.eval(), state.tokenizer, info=info)
 
-        state.model = train_student(
-            state, state.model, state.teacher, cfg, name, teacher_tokenizer=state.teacher_tokenizer
-        ).eval()
+
+def _last_entry(model: Any) -> dict[str, Any]:
+    from trimformer.artefact.log import get_log
+
+    return get_log(model).transforms[-1]
 
 
-class LoraStage(StageConfig):
-    r: int = Field(8, ge=1, description="LoRA rank.")
-    alpha: int = Field(16, ge=1, description="LoRA scaling numerator (scale = alpha / r).")
-    dropout: float = Field(0.1, ge=0, lt=1)
-    target_modules: list[str] = Field(default_factory=lambda: ["query", "key", "value", "dense"])
-    qlora: bool = Field(False, description="4-bit NF4 base + prepare_model_for_kbit_training + LoRA.")
+class LoraStage(TechniqueStage, LoraAdapterConfig):
+    technique_cls: ClassVar[type[TechniqueConfig]] = LoraAdapterConfig
     distill: bool = Field(True, description="Train against the teacher (KD) rather than labels alone.")
     loss: dict[str, Any] = Field(default_factory=dict, description="DistillationConfig loss fields (alpha_kd, ...).")
 
-    trains: ClassVar[bool] = True  # adapters only: the base may be 4-bit (QLoRA)
+    def effect(self, task: str) -> Effect:
+        effect = self.technique().effect()
+        return Effect(effect.requires | ({TEACHER_READS_IDS} if self.distill else set()), effect.removes, effect.adds)
+
+    def kind(self, stage_type: str) -> str:
+        return "qlora" if self.qlora else "lora"
 
 
 @register_stage("lora", LoraStage)
-def run_lora(cfg: LoraStage, state: RunState) -> None:
-    from trimformer.quant import LoraAdapterConfig, OrtModel, save_lora
-    from trimformer.stages.common import train_student
-
-    name = _name(state, "lora")
-    if isinstance(state.model, OrtModel) or getattr(state.model, "quantization_method", None) == "torchao":
-        raise ValueError(f"{name}: LoRA cannot train an int8 CPU export; put lora before quantize, or use qlora: true")
-    adapter_cfg = LoraAdapterConfig(
-        r=cfg.r,
-        alpha=cfg.alpha,
-        dropout=cfg.dropout,
-        target_modules=cfg.target_modules,
-        task=state.task.name,
-        qlora=cfg.qlora,
-    )
-    student = compress_(state.model, adapter_cfg)
+def run_lora(cfg: LoraStage, state: RunState) -> StageResult:
+    adapter_cfg = cfg.technique().model_copy(update={"task": state.task.name})
+    student = compress_(state.student(), adapter_cfg, stage=state.stage)
     teacher = state.teacher if cfg.distill else None
-    state.model = train_student(
-        state, student, teacher, cfg, name, loss=cfg.loss, teacher_tokenizer=state.teacher_tokenizer
-    ).eval()
-    state.saver = save_lora
-    state.stage_info.setdefault(name, {}).update(dict(state.model.get_base_model().config.trimformer))
+    model, info = train_student(
+        state, student, teacher, cfg, state.stage, loss=cfg.loss, teacher_tokenizer=state.teacher_tokenizer
+    )
+    info.update(method="qlora" if cfg.qlora else "lora", runtime="peft" + ("+bitsandbytes" if cfg.qlora else ""))
+    return StageResult(model.eval(), state.tokenizer, info=info)
 
 
-class MergeStage(StageConfig):
-    requantize: bool = Field(False, description="QLoRA: re-quantize the merged weights to 4-bit (lossy, small).")
+class MergeStage(TechniqueStage, MergeConfig):
+    technique_cls: ClassVar[type[TechniqueConfig]] = MergeConfig
 
 
 @register_stage("merge", MergeStage)
-def run_merge(cfg: MergeStage, state: RunState) -> None:
-    from trimformer.quant import merge_lora
-
-    name = _name(state, "merge")
-    if not hasattr(state.model, "merge_and_unload"):
-        raise ValueError(f"{name}: nothing to merge; put a lora stage before merge")
-    state.model = merge_lora(state.model, requantize=cfg.requantize)
-    state.saver = None
-    four_bit = bool(getattr(state.model, "is_loaded_in_4bit", False))
-    state.stage_info.setdefault(name, {}).update(
-        runtime="bitsandbytes" if four_bit else "pytorch", compiled=False, requantized=cfg.requantize and four_bit
-    )
+def run_merge(cfg: MergeStage, state: RunState) -> StageResult:
+    model = compress_(state.student(), cfg.technique(), stage=state.stage)
+    four_bit = bool(getattr(model, "is_loaded_in_4bit", False))
+    info = {
+        "runtime": "bitsandbytes" if four_bit else "pytorch",
+        "compiled": False,
+        "requantized": cfg.requantize and four_bit,
+    }
+    return StageResult(model, state.tokenizer, info=info)
