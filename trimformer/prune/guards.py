@@ -14,11 +14,12 @@ def _is_plain_float(t: torch.Tensor | None) -> bool:
 
 
 def check_float_weights(model: nn.Module, adapter: FamilyAdapter, what: str, linears: bool = True) -> None:
-    """`linears=False`: only the embeddings are cut (vocabulary pruning), the rest may be quantized."""
+    """Check the weights the technique cuts: the encoder Linears (heads, FFN), or with `linears=False` only
+    the word embeddings (vocabulary pruning); the rest may be quantized."""
     quantized = getattr(model, "is_quantized", False) or getattr(model, "hf_quantizer", None) is not None
     if linears and quantized:
         raise ValueError(f"{what}: the model is quantized; run pruning stages before quantization")
-    touched: list[tuple[str, nn.Module]] = [("embeddings", adapter.embeddings(model))]
+    touched: list[tuple[str, nn.Module]] = [] if linears else [("embeddings", adapter.embeddings(model))]
     for i, layer in enumerate(adapter.layer_list(model) if linears else []):
         touched += [(f"layer {i} q/k/v", m) for m in adapter.qkv(layer)]
         touched += [(f"layer {i} attention output", adapter.out_proj(layer))]

@@ -15,11 +15,11 @@ from torch import nn
 
 from trimformer.artefact.registry import TransformSpec, register_transform
 from trimformer.compress import Calibration, compress_
-from trimformer.quant.config import BnbConfig
+from trimformer.quant.config import BnbConfig, in_modules
 
 
 def _targets(model: nn.Module, skip: list[str]) -> list[str]:
-    return [n for n, m in model.named_modules() if type(m) is nn.Linear and n.rpartition(".")[2] not in skip]
+    return [n for n, m in model.named_modules() if type(m) is nn.Linear and not in_modules(n, skip)]
 
 
 def _set_module(model: nn.Module, name: str, new: nn.Module) -> None:

@@ -23,6 +23,12 @@ LOWRANK_TARGETS = [
 HEAD_NAMES = ["classifier", "pre_classifier", "qa_outputs", "score"]
 
 
+def in_modules(name: str, names: list[str] | tuple[str, ...]) -> bool:
+    """True when any component of the dotted module name is listed: RoBERTa's head is `classifier.dense`
+    and `classifier.out_proj`, so matching the last component alone would quantize it."""
+    return any(part in names for part in name.split("."))
+
+
 class LowRankConfig(TechniqueConfig):
     energy: float | None = Field(
         0.9, gt=0, le=1, description="Keep the smallest rank whose singular values hold this share of ||W||^2"

@@ -16,10 +16,9 @@ from torch import nn
 
 from trimformer.artefact.registry import TransformSpec, register_transform
 from trimformer.compress import Calibration, compress_
-from trimformer.quant.config import TorchDynamicInt8Config
+from trimformer.quant.config import HEAD_NAMES, TorchDynamicInt8Config, in_modules
 from trimformer.quant.embedding import _embedding_names, swap_in_empty_int8_embeddings, swap_in_int8_embeddings_
 
-HEAD_NAMES = ("classifier", "pre_classifier", "qa_outputs")
 # What a torch.ao dynamic Linear puts in its state dict besides plain tensors: a dtype and a packed object.
 PACKED_KEYS = ("_packed_params.dtype", "_packed_params._packed_params")
 
@@ -31,7 +30,7 @@ def _dynamic_linear_cls() -> type:
 
 
 def _linear_names(model: nn.Module) -> list[str]:
-    return [n for n, m in model.named_modules() if type(m) is nn.Linear and n.rpartition(".")[2] not in HEAD_NAMES]
+    return [n for n, m in model.named_modules() if type(m) is nn.Linear and not in_modules(n, HEAD_NAMES)]
 
 
 def quantize_linears_(model: nn.Module, names: list[str] | None = None) -> nn.Module:

@@ -14,14 +14,13 @@ from torch import nn
 
 from trimformer.artefact.registry import TransformSpec, register_transform
 from trimformer.compress import Calibration, compress_
-from trimformer.quant.config import TorchAoInt8Config
+from trimformer.quant.config import HEAD_NAMES, TorchAoInt8Config, in_modules
 
-# The head is tiny and sits on the decision; int8 there buys nothing.
-DEFAULT_SKIP = ("classifier", "pre_classifier", "qa_outputs")
 
 
 def _names(model: nn.Module) -> list[str]:
-    return [n for n, m in model.named_modules() if type(m) is nn.Linear and n.rpartition(".")[2] not in DEFAULT_SKIP]
+    # The head is tiny and sits on the decision; int8 there buys nothing.
+    return [n for n, m in model.named_modules() if type(m) is nn.Linear and not in_modules(n, HEAD_NAMES)]
 
 
 def _quantize(model: nn.Module, cfg: TorchAoInt8Config, names: list[str]) -> nn.Module:
