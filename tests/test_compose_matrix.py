@@ -36,8 +36,6 @@ KINDS: dict[str, list[dict]] = {
     "prune_heads": [
         {"type": "prune_heads", "amount": 0.34, "scope": "global", "importance": "magnitude", "normalize": False}
     ],
-        {"type": "prune_heads", "amount": 0.34, "scope": "global", "importance": "magnitude", "normalize": False}
-    ],
     "prune_layers": [{"type": "prune_layers", "strategy": "top", "count": 1}],
     "prune_ffn": [{"type": "prune_ffn", "amount": 0.5, "scope": "global", "importance": "magnitude"}],
     "prune_vocab": [{"type": "prune_vocab"}],
