@@ -17,7 +17,6 @@ from trimformer.compress import Calibration, compress_
 from trimformer.quant.config import HEAD_NAMES, TorchAoInt8Config, in_modules
 
 
-
 def _names(model: nn.Module) -> list[str]:
     # The head is tiny and sits on the decision; int8 there buys nothing.
     return [n for n, m in model.named_modules() if type(m) is nn.Linear and not in_modules(n, HEAD_NAMES)]
