@@ -42,7 +42,7 @@ BAD = [
     ("seed", "abc", "seed: input should be a valid integer"),
     ("data.eval_fraction", 1.5, "data.eval_fraction: input should be less than 1"),
     ("data.max_length", 2, "data.max_length: input should be greater than or equal to 8"),
-    ("data.path", "/no/such/file.csv", "data.path: /no/such/file.csv does not exist"),
+    ("data.path", "/no/such/file.csv", "data.path: file not found: /no/such/file.csv"),
     ("data.colum", "x", "did you mean 'filter'?" if False else "data.colum: unknown key"),
     ("teacher", DELETE, "teacher: required field is missing"),
     ("teacher.model", "package:no_such_pkg_xyz/model", "is not installed"),

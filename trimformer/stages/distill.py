@@ -3,10 +3,10 @@ over teacher-labelled augmented variants and unlabelled text."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import datasets
-from pydantic import Field, NonNegativeFloat, PositiveFloat, field_validator
+from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, field_validator, model_validator
 
 from trimformer import data as data_mod
 from trimformer.distill.augment import KINDS, augment_texts
@@ -15,10 +15,12 @@ from trimformer.loading import resolve_path
 from trimformer.stages.base import Options, RunState, StageConfig, register_stage
 from trimformer.stages.common import train_student, training_view
 
+LayerPairs = Annotated[list[tuple[NonNegativeInt, NonNegativeInt]], Field(min_length=1)]
+
 
 class AugmentSection(Options):
     n_variants: int = Field(3, ge=1, le=32, description="Teacher-labelled variants per training example")
-    kinds: list[Literal["dropout", "span", "swap"]] = Field(default_factory=lambda: list(KINDS))
+    kinds: list[Literal["dropout", "span", "swap"]] = Field(default_factory=lambda: list(KINDS), min_length=1)
 
 
 class DistillStage(StageConfig):
@@ -27,7 +29,7 @@ class DistillStage(StageConfig):
     temperature: PositiveFloat = 2.0
     alpha_hidden: NonNegativeFloat = 0.0
     hidden_loss: Literal["mse", "cosine"] = "mse"
-    layer_map: Literal["uniform", "last-k"] | list[tuple[int, int]] = "uniform"
+    layer_map: Literal["uniform", "last-k"] | LayerPairs = "uniform"
     alpha_attention: NonNegativeFloat = 0.0
     teacher_cache: bool = Field(False, description="Run the teacher once over the training data, reuse its logits")
     augment: AugmentSection | None = None
@@ -41,6 +43,14 @@ class DistillStage(StageConfig):
         if value and (info.data.get("alpha_hidden", 0) > 0 or info.data.get("alpha_attention", 0) > 0):
             raise ValueError("teacher_cache stores logits only; set alpha_hidden and alpha_attention to 0")
         return value
+
+    @model_validator(mode="after")
+    def _something_to_learn(self) -> DistillStage:
+        if self.alpha_task + self.alpha_kd + self.alpha_hidden + self.alpha_attention == 0:
+            raise ValueError(
+                "all loss weights are 0; set alpha_task, alpha_kd, alpha_hidden or alpha_attention above 0"
+            )
+        return self
 
     def loss_settings(self) -> dict[str, Any]:
         fields = ("alpha_task", "alpha_kd", "temperature", "alpha_hidden", "hidden_loss", "alpha_attention")

@@ -8,10 +8,18 @@ from a copy of the model taken just before pruning.
 from __future__ import annotations
 
 import copy
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import datasets
-from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt
+from pydantic import (
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    field_validator,
+    model_validator,
+)
 from torch.utils.data import DataLoader
 
 from trimformer.compress import Calibration, compress_
@@ -25,7 +33,7 @@ from trimformer.prune import (
     save_pruned,
 )
 from trimformer.prune.families import adapter_for
-from trimformer.stages.base import Options, RunState, StageConfig, register_stage
+from trimformer.stages.base import Options, RunState, StageConfig, check_training_block, register_stage
 from trimformer.stages.common import train_student
 
 
@@ -37,10 +45,25 @@ class Recovery(Options):
     temperature: PositiveFloat = 2.0
     training: dict[str, Any] = Field(default_factory=dict, description="TrainingArguments overrides for recovery")
 
+    _training = field_validator("training")(classmethod(lambda cls, v: check_training_block(v)))
+
+    @model_validator(mode="after")
+    def _something_to_learn(self) -> Recovery:
+        if self.alpha_task + self.alpha_kd == 0:
+            raise ValueError("alpha_task and alpha_kd are both 0; set one above 0, or drop recovery")
+        return self
+
+
+def _fraction_or_count(value: float) -> float:
+    """Pruning amounts: a fraction in (0, 1) or a whole count >= 1 (1.5 is neither)."""
+    if value >= 1 and not float(value).is_integer():
+        raise ValueError(f"{value} is neither a fraction below 1 (e.g. 0.5) nor a whole count (e.g. 4)")
+    return value
+
 
 class _PruneStage(StageConfig):
-    calibration_batches: PositiveInt = Field(8, description="Training batches used to score importance")
-    calibration_batch_size: PositiveInt = 16
+    calibration_batches: PositiveInt = Field(8, le=10_000, description="Training batches used to score importance")
+    calibration_batch_size: PositiveInt = Field(16, le=4096)
     recovery: Recovery | None = None
 
     needs_float_weights: ClassVar[bool] = True
@@ -51,7 +74,11 @@ class PruneHeadsStage(_PruneStage):
     scope: Literal["global", "per_layer"] = "global"
     importance: Literal["taylor", "magnitude"] = "taylor"
     min_heads_per_layer: PositiveInt = 1
-    heads: dict[int, list[int]] | None = Field(None, description="Explicit {layer: [heads]}; overrides amount")
+    heads: dict[NonNegativeInt, Annotated[list[NonNegativeInt], Field(min_length=1)]] | None = Field(
+        None, min_length=1, description="Explicit {layer: [heads]}; overrides amount"
+    )
+
+    _amount = field_validator("amount")(classmethod(lambda cls, v: _fraction_or_count(v)))
 
     def technique(self) -> HeadPruneConfig:
         return HeadPruneConfig(self.amount, self.scope, self.importance, self.min_heads_per_layer, heads=self.heads)
@@ -59,8 +86,22 @@ class PruneHeadsStage(_PruneStage):
 
 class PruneLayersStage(_PruneStage):
     strategy: Literal["explicit", "top", "importance"] = "explicit"
-    layers: list[int] | None = Field(None, description="0-based layers to drop (strategy: explicit)")
+    layers: list[NonNegativeInt] | None = Field(
+        None, min_length=1, description="0-based layers to drop (strategy: explicit)"
+    )
     count: PositiveInt | None = Field(None, description="How many layers to drop (strategies top / importance)")
+
+    @model_validator(mode="after")
+    def _strategy_settings(self) -> PruneLayersStage:
+        if self.strategy == "explicit" and self.layers is None:
+            raise ValueError("strategy: explicit needs layers (0-based layers to drop, e.g. [1, 3])")
+        if self.strategy != "explicit" and self.count is None:
+            raise ValueError(f"strategy: {self.strategy} needs count (how many layers to drop)")
+        if self.strategy != "explicit" and self.layers is not None:
+            raise ValueError(f"layers applies to strategy: explicit, not {self.strategy}; use count")
+        if self.layers is not None and len(set(self.layers)) != len(self.layers):
+            raise ValueError(f"layers {self.layers} lists a layer twice")
+        return self
 
     def technique(self) -> LayerDropConfig:
         return LayerDropConfig(self.strategy, self.layers, self.count)
@@ -72,6 +113,8 @@ class PruneFFNStage(_PruneStage):
     importance: Literal["activation", "taylor", "magnitude"] = "activation"
     min_neurons_per_layer: PositiveInt = 1
     round_to: PositiveInt = 1
+
+    _amount = field_validator("amount")(classmethod(lambda cls, v: _fraction_or_count(v)))
 
     def technique(self) -> FFNPruneConfig:
         return FFNPruneConfig(self.amount, self.scope, self.importance, self.min_neurons_per_layer, self.round_to)

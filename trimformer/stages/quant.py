@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from trimformer.compress import compress_
 from trimformer.stages.base import RunState, StageConfig, register_stage
@@ -48,7 +48,7 @@ class QuantizeStage(StageConfig):
     # Per-channel scales measured -0.08 vs -0.78 points on the demo student (ONNX int8 + int8 embeddings).
     per_channel: bool = Field(True, description="onnx-int8 / int8-cpu: per-output-channel weight scales.")
     compile: bool = Field(True, description="torchao: load with torch.compile (torchao is slow eagerly on CPU).")
-    llm_int8_threshold: float = Field(6.0, description="bnb-8bit: outlier threshold of LLM.int8.")
+    llm_int8_threshold: float = Field(6.0, gt=0, description="bnb-8bit: outlier threshold of LLM.int8.")
     double_quant: bool = Field(True, description="bnb-nf4/fp4: quantize the block scales too.")
     compute_dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field("auto", description="bnb 4-bit.")
 
@@ -103,7 +103,9 @@ class LowRankStage(StageConfig):
         0.9, gt=0, le=1, description="Keep this share of each weight's squared singular values."
     )
     target_compression: float | None = Field(None, gt=0, le=1, description="Or: keep this fraction of parameters.")
-    targets: list[str] | None = Field(None, description="fnmatch patterns of Linear names (default: encoder Linears).")
+    targets: list[str] | None = Field(
+        None, min_length=1, description="fnmatch patterns of Linear names (default: encoder Linears)."
+    )
     recovery: bool = Field(False, description="Distil from the teacher after factoring (uses recipe training).")
 
     needs_float_weights: ClassVar[bool] = True
@@ -137,15 +139,22 @@ def run_lowrank(cfg: LowRankStage, state: RunState) -> None:
 
 
 class LoraStage(StageConfig):
-    r: int = Field(8, ge=1, description="LoRA rank.")
+    r: int = Field(8, ge=1, le=4096, description="LoRA rank.")
     alpha: int = Field(16, ge=1, description="LoRA scaling numerator (scale = alpha / r).")
     dropout: float = Field(0.1, ge=0, lt=1)
-    target_modules: list[str] = Field(default_factory=lambda: ["query", "key", "value", "dense"])
+    target_modules: list[str] = Field(default_factory=lambda: ["query", "key", "value", "dense"], min_length=1)
     qlora: bool = Field(False, description="4-bit NF4 base + prepare_model_for_kbit_training + LoRA.")
     distill: bool = Field(True, description="Train against the teacher (KD) rather than labels alone.")
     loss: dict[str, Any] = Field(default_factory=dict, description="DistillationConfig loss fields (alpha_kd, ...).")
 
     trains: ClassVar[bool] = True  # adapters only: the base may be 4-bit (QLoRA)
+
+    @field_validator("loss")
+    @classmethod
+    def _loss_fields(cls, value: dict[str, Any]) -> dict[str, Any]:
+        from trimformer.recipe.training import check_loss  # lazy: trimformer.recipe imports the stages
+
+        return check_loss(value)
 
 
 @register_stage("lora", LoraStage)
