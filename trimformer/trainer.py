@@ -23,6 +23,7 @@ from trimformer.distill.layer_map import build_layer_map
 from trimformer.distill.losses import attention_loss, hidden_state_loss, kd_loss, regression_kd_loss, task_loss
 from trimformer.distill.teacher_cache import TeacherLogitCache, cache_key, model_fingerprint
 from trimformer.loading import resolve_path
+from trimformer.nan_guard import check_loss_terms
 
 TEACHER_PREFIX = "teacher_"
 
@@ -228,8 +229,10 @@ class DistillationTrainer(Trainer):
         loss = sum(weights[name] * value for name, value in terms.items() if weights[name] > 0)
         if not torch.is_tensor(loss):
             loss = logits.sum() * 0.0
-        for name, value in terms.items():
-            self._terms[name].append(value.detach().float().item())
+        values = {name: value.detach().float().item() for name, value in terms.items()}
+        check_loss_terms(self, values)  # a NaN/inf term ends the run here, naming the step and the term
+        for name, value in values.items():
+            self._terms[name].append(value)
         return (loss, outputs) if return_outputs else loss
 
     def log(self, logs: dict[str, float], *args: Any, **kwargs: Any) -> None:
