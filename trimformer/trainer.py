@@ -88,9 +88,10 @@ class DistillationTrainer(Trainer):
             self._check_labels_agree(model, teacher_model)
         self.layer_pairs: list[tuple[int, int]] = []
         self.projector: nn.Module | None = None
-        if args.alpha_hidden > 0:
+        if args.alpha_hidden > 0 or args.alpha_attention > 0:  # attention transfer pairs layers by the same map
             s_cfg, t_cfg = model.config, teacher_model.config
             self.layer_pairs = build_layer_map(args.layer_map, s_cfg.num_hidden_layers, t_cfg.num_hidden_layers)
+        if args.alpha_hidden > 0:
             projector = HiddenProjector(s_cfg.hidden_size, t_cfg.hidden_size, len(self.layer_pairs))
             self.projector = self.accelerator.prepare_model(projector.to(self.args.device))
         if args.alpha_attention > 0 and model.config.num_attention_heads != teacher_model.config.num_attention_heads:
