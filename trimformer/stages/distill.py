@@ -50,6 +50,14 @@ class DistillStage(StageConfig):
             raise ValueError(
                 "all loss weights are 0; set alpha_task, alpha_kd, alpha_hidden or alpha_attention above 0"
             )
+        if (
+            self.alpha_attention > 0
+            and isinstance(self.layer_map, list)
+            and not any(s and t for s, t in self.layer_map)
+        ):
+            raise ValueError(
+                "alpha_attention needs a layer_map pair of two layers (not 0, the embeddings), e.g. [1, 2]"
+            )
         return self
 
     def loss_settings(self) -> dict[str, Any]:
