@@ -50,12 +50,12 @@ BAD = [
     ("stages.1.type", "distil", "stages[1].type: unknown stage 'distil'; did you mean 'distill'?"),
     ("stages.1.augment", {"bogus": 1}, "stages[1].augment.bogus: unknown key"),
     ("stages.1.training", {"learning_rat": 1e-4}, "did you mean 'learning_rate'?"),
-    ("stages.1.training", {"num_train_epochs": "two"}, "'num_train_epochs' must be a number"),
+    ("stages.1.training", {"num_train_epochs": "two"}, "stages[1].training.num_train_epochs: must be a number"),
     ("stages.1.teacher_cache", True, None),  # valid on its own (cache + logits only)
     ("stages", [], "stages: list should have at least 1 item"),
     ("task", "translation", "task: input should be"),
-    ("student", {"init": "pretrained"}, "student: value error, init: pretrained needs student.model"),
-    ("training", {"output_dir": "x"}, "output_dir is set by the runner"),
+    ("student", {"init": "pretrained"}, "student: init: pretrained needs student.model"),
+    ("training", {"output_dir": "x"}, "training.output_dir: is set by the runner"),
 ]
 
 

@@ -68,7 +68,15 @@ def load_raw(settings: DataSettings, seed: int) -> datasets.DatasetDict:
         train, evaluation = read_local(str(local)), None
         where = str(local)
     else:
-        loaded = datasets.load_dataset(ref, settings.name)
+        try:
+            loaded = datasets.load_dataset(ref, settings.name)
+        except (OSError, ValueError) as exc:  # not found, offline, unknown config name: the user's to fix
+            detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            config = f" (config {settings.name})" if settings.name else ""
+            raise UserInputError(
+                f"data.path: cannot load the Hub dataset '{ref}'{config}: {detail}; check the id and data.name, "
+                "or use a local file"
+            ) from None
         for key, split in (("train_split", settings.train_split), ("eval_split", settings.eval_split)):
             if split is not None and split not in loaded:
                 raise UserInputError(

@@ -108,11 +108,17 @@ def _rows_with_text(frame: Any, column: str, key: str, path: Path, token_task: b
     if token_task:
         bad = [v for v in series if not isinstance(v, (list, tuple)) and not is_missing(v)]
         if bad or series.map(is_missing).all():
+            got = repr(bad[0])[:40] if bad else "no lists"
             raise UserInputError(
                 f"data.{key}: token-classification needs '{column}' in {path} to hold lists of words (JSON "
-                f'lines like {{"{column}": ["a", "b"], ...}}); got {str(bad[0])[:40] if bad else "no lists"}'
+                f'lines like {{"{column}": ["a", "b"], ...}}); got {got}'
             )
         return frame[series.map(lambda v: isinstance(v, (list, tuple)) and len(v) > 0)]
+    if series.map(is_missing).all():
+        raise UserInputError(
+            f"data.{key}: every '{column}' cell in {path} is empty (after data.filter); "
+            f"point data.{key} at the text column"
+        )
     if series.dtype.kind in "iufcb":
         raise UserInputError(
             f"data.{key}: '{column}' in {path} holds numbers, not text; point data.{key} at the text column"

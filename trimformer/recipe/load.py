@@ -20,7 +20,6 @@ from pydantic import BaseModel, ValidationError
 from trimformer.errors import UserInputError
 from trimformer.recipe import data_checks, model_checks, prerequisites
 from trimformer.recipe.schema import Recipe
-from trimformer.recipe.training import check_training
 from trimformer.references import resolve_local
 from trimformer.stages import get_stage, stage_names
 from trimformer.stages.base import StageConfig
@@ -81,7 +80,7 @@ def apply_override(raw: dict[str, Any], assignment: str) -> None:
         parsed = yaml.safe_load(value)
     except (yaml.YAMLError, ValueError, RecursionError) as exc:
         raise RecipeError(
-            f"--set {key}: the value {value!r} is{_yaml_problem(exc)}; quote it: --set {key}='...'"
+            f"--set {key}: the value {value!r} is{_yaml_problem(exc, with_line=False)}; quote it: --set {key}='...'"
         ) from None
     node: Any = raw
     for i, part in enumerate(parts[:-1]):
@@ -107,19 +106,32 @@ def apply_override(raw: dict[str, Any], assignment: str) -> None:
         node[last] = parsed
 
 
-def _yaml_problem(exc: BaseException) -> str:
+def _yaml_problem(exc: BaseException, with_line: bool = True) -> str:
     """' line N: not valid YAML (what)' from a PyYAML error (or the ValueError of an impossible date)."""
     mark = getattr(exc, "problem_mark", None)
-    where = f" line {mark.line + 1}:" if mark is not None else ""
+    where = f" line {mark.line + 1}:" if mark is not None and with_line else ""
     problem = getattr(exc, "problem", None) or (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     return f"{where} not valid YAML ({problem})"
+
+
+# Tags pydantic puts in an error's location for the member of a union it tried ("str", "literal['a','b']"):
+# not keys of the recipe, so they are left out of the field path shown to the user.
+_UNION_TAGS = {"str", "int", "float", "bool", "list", "dict", "tuple", "none", "json-or-python", "lax-or-strict"}
 
 
 def _loc(parts: tuple[Any, ...], prefix: str = "") -> str:
     out = prefix
     for p in parts:
+        if isinstance(p, str) and (p in _UNION_TAGS or "[" in p):
+            continue
         out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
     return out
+
+
+def _where(err: dict[str, Any], prefix: str = "") -> str:
+    """The field path of a pydantic error; a training/loss block's error names its key too."""
+    key = getattr((err.get("ctx") or {}).get("error"), "key", None)
+    return _loc(tuple(err["loc"]) + ((key,) if key else ()), prefix)
 
 
 def _explain(err: dict[str, Any], model: type[BaseModel] | None) -> str:
@@ -132,6 +144,9 @@ def _explain(err: dict[str, Any], model: type[BaseModel] | None) -> str:
         return f"unknown key; {hint}allowed: {', '.join(allowed)}"
     if kind == "missing":
         return "required field is missing; add it"
+    error = (err.get("ctx") or {}).get("error")
+    if kind == "value_error" and error is not None:
+        return getattr(error, "detail", None) or str(error)  # our own message, without pydantic's "Value error, "
     got = err.get("input")
     shown = f" (got {got!r})" if got is not None and not isinstance(got, (dict, list)) else ""
     return f"{msg[0].lower()}{msg[1:]}{shown}"
@@ -168,7 +183,7 @@ def _validate(raw: Any, source: str, check_files: bool) -> LoadedRecipe:
         recipe = Recipe.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise RecipeError(f"{source}: {_loc(err['loc'])}: {_explain(err, _owner(Recipe, err['loc']))}") from None
+        raise RecipeError(f"{source}: {_where(err)}: {_explain(err, _owner(Recipe, err['loc']))}") from None
     stages = []
     for index, entry in enumerate(raw["stages"]):
         where = f"stages[{index}]"
@@ -187,16 +202,12 @@ def _validate(raw: Any, source: str, check_files: bool) -> LoadedRecipe:
         except ValidationError as exc:
             err = exc.errors()[0]
             raise RecipeError(
-                f"{source}: {_loc(err['loc'], where)}: {_explain(err, _owner(spec.config_cls, err['loc']))}"
+                f"{source}: {_where(err, where)}: {_explain(err, _owner(spec.config_cls, err['loc']))}"
             ) from None
         problem = stage.order_error(stages)
         if problem:
             raise RecipeError(f"{source}: {where} ({entry['type']}): {problem}")
         stages.append(stage)
-    try:
-        check_training(recipe.training)
-    except ValueError as exc:
-        raise RecipeError(f"{source}: training: {exc}") from None
     types = [str(entry["type"]) for entry in raw["stages"]]
     loaded = LoadedRecipe(recipe, stages, source, raw)
     prerequisites.check_prerequisites(stages, types)

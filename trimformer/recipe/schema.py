@@ -16,7 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from trimformer.recipe.training import check_training
+from trimformer.recipe.training import check_training, training_fields  # noqa: F401 (re-exported)
 from trimformer.tasks import TASKS
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1, strip_whitespace=False, pattern=r"\S")]
@@ -68,12 +68,21 @@ class DataSection(Section):
             raise ValueError(f"{repeated} repeated; list each class once")
         return value
 
+    @field_validator("filter", mode="before")
+    @classmethod
+    def _scalar_values(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            for column, allowed in value.items():
+                if isinstance(allowed, list) and any(isinstance(v, (list, dict)) for v in allowed):
+                    raise ValueError(f"{column}: list single values to keep (text or numbers), got {allowed}")
+        return value
+
     @field_validator("filter")
     @classmethod
     def _non_empty_filter(cls, value: dict[str, list[Any]]) -> dict[str, list[Any]]:
         for column, allowed in value.items():
             if not allowed:
-                raise ValueError(f"filter.{column} is an empty list (it would drop every row); list values to keep")
+                raise ValueError(f"{column}: an empty list would drop every row; list the values to keep")
         return value
 
 

@@ -16,6 +16,15 @@ from typing import Any
 
 MAX_STEPS = 10_000_000
 
+
+class TrainingFieldError(ValueError):
+    """A bad value for one field; `str()` is "'key' detail", `key`/`detail` let the recipe say training.key."""
+
+    def __init__(self, key: str, detail: str):
+        super().__init__(f"'{key}' {detail}")
+        self.key, self.detail = key, detail
+
+
 # (low, high, low_inclusive): values outside are nonsense, whatever the model. None = unbounded.
 BOUNDS: dict[str, tuple[float | None, float | None, bool]] = {
     "per_device_train_batch_size": (1, 65536, True),
@@ -52,8 +61,8 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "teacher_dtype": (None, "float32", "bfloat16", "float16"),
 }
 RUNNER_OWNED = {
-    "output_dir": "output_dir is set by the runner; use the recipe's top-level output_dir",
-    "remove_unused_columns": "remove_unused_columns is set by the trainer (batches carry extra columns); remove it",
+    "output_dir": "is set by the runner; use the recipe's top-level output_dir",
+    "remove_unused_columns": "is set by the trainer (its batches carry extra columns); remove it",
 }
 
 
@@ -116,7 +125,9 @@ def _coerce(key: str, value: Any, kinds: list[Any]) -> Any:
             return value
         close = difflib.get_close_matches(str(value), [str(a) for a in allowed], n=1)
         hint = f"did you mean '{close[0]}'? " if close else ""
-        raise ValueError(f"'{key}' {value!r} is not an option; {hint}use one of {', '.join(map(str, allowed[:12]))}")
+        raise TrainingFieldError(
+            key, f"{value!r} is not an option; {hint}use one of {', '.join(map(str, allowed[:12]))}"
+        )
     literals = [v for k in kinds if isinstance(k, tuple) for v in k]
     if any(value == v and type(value) is type(v) for v in literals):  # True == 1, but not for a recipe
         return value
@@ -133,12 +144,12 @@ def _coerce(key: str, value: Any, kinds: list[Any]) -> Any:
                 pass
         if isinstance(number, (int, float)):
             if not math.isfinite(number):
-                raise ValueError(f"'{key}' must be a finite number (got {value!r})")
+                raise TrainingFieldError(key, f"must be a finite number (got {value!r})")
             if float in kinds:
                 return number
             if float(number).is_integer():
                 return int(number)
-            raise ValueError(f"'{key}' must be a whole number (got {value!r})")
+            raise TrainingFieldError(key, f"must be a whole number (got {value!r})")
     for kind in (str, list, dict):
         if kind in kinds and isinstance(value, kind):
             return value
@@ -150,13 +161,13 @@ def _coerce(key: str, value: Any, kinds: list[Any]) -> Any:
         wanted.remove("a whole number")
     if literals:
         wanted.append("one of " + ", ".join(map(repr, literals)))
-    raise ValueError(f"'{key}' must be {' or '.join(wanted) or 'left out'} (got {value!r})")
+    raise TrainingFieldError(key, f"must be {' or '.join(wanted) or 'left out'} (got {value!r})")
 
 
 def _check_range(key: str, value: Any) -> None:
     if key == "max_steps":
         if value != -1 and not 1 <= value <= MAX_STEPS:
-            raise ValueError(f"'max_steps' must be -1 (train by epochs) or 1..{MAX_STEPS:,} (got {value!r})")
+            raise TrainingFieldError(key, f"must be -1 (train by epochs) or 1..{MAX_STEPS:,} (got {value!r})")
         return
     bounds = BOUNDS.get(key)
     if bounds is None or not isinstance(value, (int, float)) or isinstance(value, bool):
@@ -164,9 +175,9 @@ def _check_range(key: str, value: Any) -> None:
     low, high, inclusive = bounds
     if low is not None and (value < low or (value == low and not inclusive)):
         relation = ">=" if inclusive else ">"
-        raise ValueError(f"'{key}' must be {relation} {low} (got {value!r})")
+        raise TrainingFieldError(key, f"must be {relation} {low} (got {value!r})")
     if high is not None and value > high:
-        raise ValueError(f"'{key}' must be at most {high:,} (got {value!r})")
+        raise TrainingFieldError(key, f"must be at most {high:,} (got {value!r})")
 
 
 def check_training(values: Any) -> dict[str, Any]:
@@ -179,12 +190,14 @@ def check_training(values: Any) -> dict[str, Any]:
         if not isinstance(key, str) or key not in fields:
             close = difflib.get_close_matches(str(key), fields, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise ValueError(f"unknown TrainingArguments field '{key}'{hint}")
+            raise TrainingFieldError(key, f"unknown TrainingArguments field{hint}")
         if key in RUNNER_OWNED:
-            raise ValueError(RUNNER_OWNED[key])
+            raise TrainingFieldError(key, RUNNER_OWNED[key])
         value = _coerce(key, values[key], _kinds(key))
         if key in CHOICES and value not in CHOICES[key]:
-            raise ValueError(f"'{key}' must be one of {', '.join(str(c) for c in CHOICES[key] if c)} (got {value!r})")
+            raise TrainingFieldError(
+                key, f"must be one of {', '.join(str(c) for c in CHOICES[key] if c)} (got {value!r})"
+            )
         _check_range(key, value)
         values[key] = value
     return values
@@ -210,7 +223,7 @@ def check_loss(values: Any) -> dict[str, Any]:
         if key not in LOSS_FIELDS:
             close = difflib.get_close_matches(str(key), LOSS_FIELDS, n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""
-            raise ValueError(f"unknown loss field '{key}'; {hint}known: {', '.join(LOSS_FIELDS)}")
+            raise TrainingFieldError(key, f"unknown loss field; {hint}known: {', '.join(LOSS_FIELDS)}")
     check_training(values)
     check_weights(values)
     return values

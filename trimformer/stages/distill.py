@@ -37,6 +37,21 @@ class DistillStage(StageConfig):
     needs_float_weights: ClassVar[bool] = True
     trains: ClassVar[bool] = True
 
+    @field_validator("layer_map", mode="before")
+    @classmethod
+    def _pairs(cls, value: Any) -> Any:
+        # One clear message instead of pydantic's per-union-member errors.
+        if isinstance(value, str) and value not in ("uniform", "last-k"):
+            raise ValueError(f"{value!r}: use uniform, last-k or a list of [student, teacher] layer pairs")
+        if isinstance(value, list):
+            for pair in value:
+                ok = isinstance(pair, (list, tuple)) and len(pair) == 2
+                if not ok or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in pair):
+                    raise ValueError(
+                        f"{pair!r} is not a [student, teacher] pair of layer indices >= 0 (0 = embeddings)"
+                    )
+        return value
+
     @field_validator("teacher_cache")
     @classmethod
     def _cache_only_logits(cls, value: bool, info: Any) -> bool:
