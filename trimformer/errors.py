@@ -26,6 +26,10 @@ class UserInputError(ValueError):
 
     exit_code = EXIT_BAD_INPUT
 
+    def __init__(self, message: str = ""):
+        # Messages quote user input (keys, values, file names), which may hold line breaks: keep one line.
+        super().__init__(str(message).replace("\r", "\\r").replace("\n", "\\n"))
+
 
 class TrainingDiverged(RuntimeError):
     """A loss term stopped being finite; the message names the step, the term and what to try."""
