@@ -112,6 +112,9 @@ RECIPE_CASES: dict[str, list[str]] = {
     "stage_name_absolute": ["stages[0].name: '/tmp/elsewhere' is not a plain folder name"],
     "stage_name_reserved": ["stages[0].name: 'teacher' is reserved", "choose another name"],
     "stage_names_collide": ["stages[2].name: 'distill-2' is also the folder of stages[0]", "its own name"],
+    "prune_unsupported_model": ["stages[0] (prune_heads): pruning supports model types bert, roberta", "'distilbert'"],
+    "prune_vocab_unigram_tokenizer": ["stages[0] (prune_vocab): vocabulary pruning supports WordPiece and BPE"],
+    "embedding_int8_tied_mlm": ["stages[0] (quantize): embedding-int8 cannot quantize a masked-lm model"],
     "own_tokenizer_masked_lm": ["teacher.own_tokenizer", "masked-lm student must share the teacher's tokenizer"],
     # references: files and folders
     "data_bare_name_missing": ["data.path: file not found: reviews.csv", "if you meant a Hub dataset id"],
@@ -234,9 +237,29 @@ def models(tmp_path_factory) -> dict[str, str]:
     wide = tiny.bert_config(layers=2, hidden=32, heads=4)
     wide.vocab_size = 40
     save("student_other_vocab", BertForSequenceClassification(wide), other)
+    from transformers import DistilBertConfig, DistilBertForSequenceClassification
+
+    distil = DistilBertConfig(vocab_size=35, dim=32, n_layers=4, n_heads=4, hidden_dim=64, max_position_embeddings=64)
+    save("teacher_distilbert", DistilBertForSequenceClassification(distil))
+    save("teacher_unigram", tiny.tiny_bert(0, layers=4, hidden=32), unigram_tokenizer())
     names = ["teacher", "teacher_named", "teacher_big_vocab", "teacher_no_config", "teacher_no_weights"]
-    names += ["teacher_remote", "student_other_vocab"]
+    names += ["teacher_remote", "student_other_vocab", "teacher_distilbert", "teacher_unigram"]
     return {name.upper(): str(root / name) for name in names}
+
+
+def unigram_tokenizer():
+    """A small SentencePiece-style (Unigram) tokenizer, which vocabulary pruning does not support."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    pieces = [("[PAD]", 0.0), ("[UNK]", 0.0), ("[CLS]", 0.0), ("[SEP]", 0.0), ("[MASK]", 0.0)]
+    pieces += [(w, -1.0) for w in ("the", "film", "was", "good", "bad", "plot")]
+    backend = Tokenizer(models.Unigram(pieces, unk_id=1))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]",
+        mask_token="[MASK]",
+    )  # fmt: skip
 
 
 def snapshot(*roots: Path) -> dict[str, int]:

@@ -244,6 +244,7 @@ def _check_files(loaded: LoadedRecipe, types: list[str]) -> None:
     model_checks.check_tokenizers(r, teacher, student)
     shape = model_checks.student_shape(r, teacher, student)
     model_checks.check_stage_shapes(loaded.stages, types, teacher, shape)
+    model_checks.check_stage_support(r, loaded.stages, types, teacher, student)
 
 
 def load_recipe(ref: str, overrides: list[str] | None = None, check_files: bool = True) -> LoadedRecipe:

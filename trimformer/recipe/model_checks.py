@@ -29,6 +29,7 @@ class ModelFacts:
     ref: str
     config: Any  # a transformers PretrainedConfig (or the raw dict as attributes when it has custom code)
     vocab: dict[str, int] | None
+    tokenizer_kind: str | None = None  # tokenizer.json's model type (WordPiece, BPE, Unigram), if known
 
     def get(self, name: str, default: Any = None) -> Any:
         return getattr(self.config, name, default)
@@ -82,7 +83,15 @@ def read_model(field: str, ref: str, trust_remote_code: bool) -> ModelFacts | No
         except (ValueError, KeyError, TypeError, OSError) as exc:
             detail = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
             raise UserInputError(f"{field}: {config_file} is not a config transformers can read ({detail})") from None
-    return ModelFacts(field, ref, config, read_vocab(path))
+    return ModelFacts(field, ref, config, read_vocab(path), _tokenizer_kind(path))
+
+
+def _tokenizer_kind(path: Path) -> str | None:
+    try:
+        data = json.loads((path / "tokenizer.json").read_text(encoding="utf-8"))
+        return str(data["model"]["type"])
+    except (ValueError, OSError, KeyError, TypeError):
+        return "WordPiece" if (path / "vocab.txt").is_file() else None
 
 
 def read_vocab(path: Path) -> dict[str, int] | None:
@@ -325,3 +334,33 @@ def check_stage_shapes(stages: list[Any], types: list[str], teacher: ModelFacts 
                     f"{where}: would drop {dropped} of the student's {s.layers} layers; keep at least one"
                 )
             shape = Shape(s.layers - dropped, s.heads, s.ffn)
+
+
+def check_stage_support(recipe: Any, stages: list[Any], types: list[str], teacher: Any, student: Any) -> None:
+    """What a technique supports, read from the config and tokenizer the student will have."""
+    source = student if recipe.student.init == "pretrained" else teacher
+    if source is None:
+        return
+    model_type = source.get("model_type")
+    for index, (stage, kind) in enumerate(zip(stages, types)):
+        where = f"stages[{index}] ({kind})"
+        if kind in ("prune_heads", "prune_ffn", "prune_layers", "prune_vocab"):
+            from trimformer.prune.families import supported_model_types
+
+            supported = supported_model_types()
+            if model_type not in supported:
+                raise UserInputError(
+                    f"{where}: pruning supports model types {', '.join(supported)}; the student is "
+                    f"'{model_type}' ({source.field}: {source.ref}); drop the stage or use such a model"
+                )
+        if kind == "prune_vocab" and source.tokenizer_kind not in (None, "WordPiece", "BPE"):
+            raise UserInputError(
+                f"{where}: vocabulary pruning supports WordPiece and BPE tokenizers; {source.ref} has a "
+                f"{source.tokenizer_kind} tokenizer; drop the stage"
+            )
+        if kind == "quantize" and stage.method == "embedding-int8" and recipe.task == "masked-lm":
+            if source.get("tie_word_embeddings", True):
+                raise UserInputError(
+                    f"{where}: embedding-int8 cannot quantize a masked-lm model whose output layer shares the word "
+                    "embeddings (tie_word_embeddings); use another method or prune_vocab"
+                )
