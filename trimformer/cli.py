@@ -138,6 +138,8 @@ def _add_optional_commands(sub: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Exit codes (trimformer.errors): 0 done, 1 internal error (a bug: traceback printed), 2 bad input (one
+    line naming the field or file and the fix), 3 accuracy budget exceeded, 4 training diverged (NaN/inf loss)."""
     _quiet_libraries()
     args = build_parser().parse_args(argv)
     from trimformer import errors
