@@ -98,3 +98,11 @@ def test_run_time_data_errors_are_user_errors(tmp_path):
         D.load_raw(D.DataSettings(path=str(path), text_column="review", eval_split="validation"), seed=0)
     with pytest.raises(UserInputError, match="file not found: missing.csv"):
         D.load_raw(D.DataSettings(path="missing.csv"), seed=0)
+
+
+def test_python_task_spec_without_names_uses_ids():
+    """TaskSpec(num_labels=2) built in Python (no label names): integer labels are the ids, as before."""
+    from trimformer.tasks import TaskSpec
+
+    encode = D._label_encoder(TaskSpec("sequence-classification", num_labels=2), datasets.Value("int64"))
+    assert (encode(0), encode(1), encode(None)) == (0, 1, UNLABELLED)

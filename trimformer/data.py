@@ -185,7 +185,9 @@ def _label_encoder(task: TaskSpec, feature: Any):
     feature = inner if inner is not None else feature
     class_label = isinstance(feature, datasets.ClassLabel)
     integer = class_label or str(getattr(feature, "dtype", "")).startswith(("int", "uint"))
-    return label_encoder(task.label_names, integer, class_label)
+    # A TaskSpec built in Python may give only num_labels: integer labels are then the ids 0..n-1.
+    names = task.label_names or tuple(str(i) for i in range(task.num_labels))
+    return label_encoder(names, integer, class_label)
 
 
 def tokenize(
