@@ -42,7 +42,7 @@ BAD = [
     ("seed", "abc", "seed: input should be a valid integer"),
     ("data.eval_fraction", 1.5, "data.eval_fraction: input should be less than 1"),
     ("data.max_length", 2, "data.max_length: input should be greater than or equal to 8"),
-    ("data.path", "/no/such/file.csv", "data.path: /no/such/file.csv does not exist"),
+    ("data.path", "/no/such/file.csv", "data.path: file not found: /no/such/file.csv"),
     ("data.colum", "x", "did you mean 'filter'?" if False else "data.colum: unknown key"),
     ("teacher", DELETE, "teacher: required field is missing"),
     ("teacher.model", "package:no_such_pkg_xyz/model", "is not installed"),
@@ -50,12 +50,12 @@ BAD = [
     ("stages.1.type", "distil", "stages[1].type: unknown stage 'distil'; did you mean 'distill'?"),
     ("stages.1.augment", {"bogus": 1}, "stages[1].augment.bogus: unknown key"),
     ("stages.1.training", {"learning_rat": 1e-4}, "did you mean 'learning_rate'?"),
-    ("stages.1.training", {"num_train_epochs": "two"}, "'num_train_epochs' must be a number"),
+    ("stages.1.training", {"num_train_epochs": "two"}, "stages[1].training.num_train_epochs: must be a number"),
     ("stages.1.teacher_cache", True, None),  # valid on its own (cache + logits only)
     ("stages", [], "stages: list should have at least 1 item"),
     ("task", "translation", "task: input should be"),
-    ("student", {"init": "pretrained"}, "student: value error, init: pretrained needs student.model"),
-    ("training", {"output_dir": "x"}, "output_dir is set by the runner"),
+    ("student", {"init": "pretrained"}, "student: init: pretrained needs student.model"),
+    ("training", {"output_dir": "x"}, "training.output_dir: is set by the runner"),
 ]
 
 

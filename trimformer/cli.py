@@ -138,25 +138,37 @@ def _add_optional_commands(sub: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Exit codes (trimformer.errors): 0 done, 1 internal error (a bug: traceback printed), 2 bad input (one
+    line naming the field or file and the fix), 3 accuracy budget exceeded, 4 training diverged (NaN/inf loss)."""
     _quiet_libraries()
     args = build_parser().parse_args(argv)
+    from trimformer import errors
     from trimformer.budget import BudgetExceeded
-    from trimformer.loading import ModelReferenceError
-    from trimformer.recipe import RecipeError
 
     try:
         return args.fn(args)
-    except BudgetExceeded as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BUDGET
-    except (RecipeError, ModelReferenceError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except ValueError as exc:
+    except Exception as exc:  # noqa: BLE001 - sorted below: ours to fix vs the user's
         if os.environ.get("TRIMFORMER_DEBUG"):
             raise
-        print(f"error: {str(exc).splitlines()[0]} (TRIMFORMER_DEBUG=1 shows the traceback)", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        if isinstance(exc, BudgetExceeded):
+            print(f"error: {errors.one_line(exc)}", file=sys.stderr)
+            return errors.EXIT_BUDGET
+        if isinstance(exc, errors.TrainingDiverged):
+            print(f"error: {errors.one_line(exc)}", file=sys.stderr)
+            return errors.EXIT_DIVERGED
+        if errors.is_user_error(exc):
+            print(f"error: {errors.one_line(exc)}", file=sys.stderr)
+            return errors.EXIT_BAD_INPUT
+        # Anything else is a bug (ours or a library's): keep the whole traceback, and a different exit code.
+        import traceback
+
+        traceback.print_exc()
+        print(
+            f"internal error: {type(exc).__name__}: {errors.one_line(exc)} (a bug, not your input: please report it "
+            "with the traceback above)",
+            file=sys.stderr,
+        )
+        return errors.EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from trimformer.artefact.capabilities import Effect
 class TechniqueConfig(BaseModel):
     """Settings of one technique. Unknown fields are errors; `effect()` says what it needs and removes."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     def effect(self) -> Effect:
         raise NotImplementedError

@@ -8,19 +8,20 @@ can be cached and looked up by example, whatever order batches come in.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import datasets
 import torch
 from transformers import DataCollatorForLanguageModeling, DataCollatorForTokenClassification, DataCollatorWithPadding
 
+from trimformer.data_files import COMPRESSIONS, LOCAL_FORMATS, local_format, read_frame  # noqa: F401 (re-exported)
+from trimformer.errors import UserInputError
+from trimformer.labels import UNLABELLED, class_names, label_encoder
 from trimformer.loading import resolve_path
+from trimformer.references import local_path
 from trimformer.tasks import TaskSpec
 
-LOCAL_FORMATS = {".csv": "csv", ".tsv": "tsv", ".json": "json", ".jsonl": "jsonl", ".parquet": "parquet"}
-COMPRESSIONS = (".bz2", ".gz", ".xz", ".zst", ".zip")
-UNLABELLED = -100
+TEXT_DTYPES = ("string", "large_string")
 
 
 @dataclass
@@ -42,47 +43,59 @@ class DataSettings:
     unlabeled_path: str | None = None
 
 
-def local_format(path: str) -> str | None:
-    p = Path(path)
-    suffixes = [s.lower() for s in p.suffixes]
-    while suffixes and suffixes[-1] in COMPRESSIONS:
-        suffixes.pop()
-    return LOCAL_FORMATS.get(suffixes[-1]) if suffixes else None
-
-
-def read_local(path: str) -> datasets.Dataset:
-    """pandas reads every compression by extension; datasets' own csv builder does not."""
-    import pandas as pd
-
-    fmt = local_format(path)
-    if fmt in ("csv", "tsv"):
-        frame = pd.read_csv(path, sep="\t" if fmt == "tsv" else ",")
-    elif fmt in ("json", "jsonl"):
-        frame = pd.read_json(path, lines=fmt == "jsonl" or None)
-    elif fmt == "parquet":
-        frame = pd.read_parquet(path)
-    else:
-        raise ValueError(
-            f"data.path {path}: unknown file type; use .csv/.tsv/.json/.jsonl/.parquet (optionally .gz/.bz2/.xz)"
-        )
-    return datasets.Dataset.from_pandas(frame, preserve_index=False)
+def read_local(path: str, field: str = "data.path") -> datasets.Dataset:
+    """A local file as a Dataset; every unreadable file is a one-line UserInputError naming `field`."""
+    frame = read_frame(path, field)
+    try:
+        return datasets.Dataset.from_pandas(frame, preserve_index=False)
+    except (ValueError, TypeError) as exc:  # pyarrow: a column whose values arrow cannot store together
+        detail = str(exc).strip().splitlines()[0][:160]
+        message = f"{field}: {path}: a column mixes kinds of values ({detail}); make each column one kind"
+        raise UserInputError(message) from None
 
 
 def load_raw(settings: DataSettings, seed: int) -> datasets.DatasetDict:
     """Train and eval splits with filters, de-duplication and sample caps applied."""
-    path = resolve_path(settings.path)
-    if Path(path).is_file():
-        train, evaluation = read_local(path), None
+    ref = resolve_path(settings.path)
+    local = local_path("data.path", ref, "file")
+    if local is not None:
+        if settings.eval_split or settings.train_split != "train":
+            key = "eval_split" if settings.eval_split else "train_split"
+            raise UserInputError(
+                f"data.{key}: {settings.path} is one local file with no named splits; remove data.{key} "
+                "(data.eval_fraction holds out a fixed-seed share of its rows for evaluation)"
+            )
+        train, evaluation = read_local(str(local)), None
+        where = str(local)
     else:
-        loaded = datasets.load_dataset(path, settings.name)
+        try:
+            loaded = datasets.load_dataset(ref, settings.name)
+        except (OSError, ValueError) as exc:  # not found, offline, unknown config name: the user's to fix
+            detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            config = f" (config {settings.name})" if settings.name else ""
+            raise UserInputError(
+                f"data.path: cannot load the Hub dataset '{ref}'{config}: {detail}; check the id and data.name, "
+                "or use a local file"
+            ) from None
+        for key, split in (("train_split", settings.train_split), ("eval_split", settings.eval_split)):
+            if split is not None and split not in loaded:
+                raise UserInputError(
+                    f"data.{key}: {ref} has no split '{split}' (it has: {', '.join(loaded)}); set data.{key}"
+                )
         train = loaded[settings.train_split]
         evaluation = loaded[settings.eval_split] if settings.eval_split else None
-    train = _clean(train, settings)
+        where = ref
+    train = _clean(train, settings, where)
     if evaluation is None:
+        if len(train) < 2:
+            raise UserInputError(
+                f"data.path: {where} has {len(train)} usable row(s) after filters and de-duplication; "
+                "a train/eval split needs at least 2"
+            )
         split = train.train_test_split(test_size=settings.eval_fraction, seed=seed)
         train, evaluation = split["train"], split["test"]
     else:
-        evaluation = _clean(evaluation, settings)
+        evaluation = _clean(evaluation, settings, f"{where} ({settings.eval_split})")
     if settings.max_train_samples:
         train = train.shuffle(seed=seed).select(range(min(settings.max_train_samples, len(train))))
     if settings.max_eval_samples:
@@ -90,54 +103,91 @@ def load_raw(settings: DataSettings, seed: int) -> datasets.DatasetDict:
     return datasets.DatasetDict(train=train, validation=evaluation)
 
 
-def _clean(ds: datasets.Dataset, s: DataSettings) -> datasets.Dataset:
+def _require_column(ds: datasets.Dataset, column: str, key: str, where: str) -> None:
+    if column not in ds.column_names:
+        raise UserInputError(
+            f"data.{key}: '{column}' is not a column of {where} (columns: {', '.join(ds.column_names)}); "
+            f"set data.{key} to one of them"
+        )
+
+
+def _clean(ds: datasets.Dataset, s: DataSettings, where: str = "the data") -> datasets.Dataset:
+    """Keep filtered rows with text (empty or missing text cells are dropped), de-duplicated by text."""
+    _require_column(ds, s.text_column, "text_column", where)
+    if s.text_pair_column:
+        _require_column(ds, s.text_pair_column, "text_pair_column", where)
     for column, allowed in s.filter.items():
+        _require_column(ds, column, f"filter.{column}", where)
         ds = ds.filter(lambda v, c=column, keep=frozenset(allowed): v[c] in keep)
-    if s.text_column in ds.column_names and getattr(ds.features[s.text_column], "dtype", None) == "string":
-        ds = ds.filter(lambda v: isinstance(v[s.text_column], str) and v[s.text_column].strip() != "")
-        if s.dedupe:
-            seen: set[str] = set()
-            keep_rows = []
-            for i, text in enumerate(ds[s.text_column]):
-                if text not in seen:
-                    seen.add(text)
-                    keep_rows.append(i)
-            ds = ds.select(keep_rows)
+    text_columns = [c for c in (s.text_column, s.text_pair_column) if c]
+    for column in text_columns:
+        dtype = getattr(ds.features[column], "dtype", None)
+        if dtype in TEXT_DTYPES:
+            ds = ds.filter(lambda v, c=column: isinstance(v[c], str) and v[c].strip() != "")
+        elif dtype is not None and dtype != "null":
+            raise UserInputError(
+                f"data.{'text_column' if column == s.text_column else 'text_pair_column'}: '{column}' in {where} "
+                f"holds {dtype} values, not text; point it at the text column"
+            )
+    if len(ds) == 0:
+        raise UserInputError(
+            f"data: no rows of {where} are left with text in '{s.text_column}'"
+            + (f" after data.filter {s.filter}" if s.filter else "")
+            + "; check data.text_column and data.filter"
+        )
+    if s.dedupe and getattr(ds.features[s.text_column], "dtype", None) in TEXT_DTYPES:
+        seen: set[str] = set()
+        keep_rows = []
+        for i, text in enumerate(ds[s.text_column]):
+            if text not in seen:
+                seen.add(text)
+                keep_rows.append(i)
+        ds = ds.select(keep_rows)
     return ds
 
 
 def infer_task(task_name: str, raw: datasets.DatasetDict, s: DataSettings, regression: bool | None) -> TaskSpec:
-    """Label names: from a ClassLabel feature, the recipe, or the sorted distinct values."""
+    """Label names: from a ClassLabel feature, the recipe, or the distinct values of train and eval
+    (mapped by value to ids 0..n-1, see `trimformer.labels`)."""
     if task_name == "masked-lm":
         return TaskSpec(task_name)
+    for split in raw.values():
+        _require_column(split, s.label_column, "label_column", f"the {task_name} data")
     feature = raw["train"].features[s.label_column]
+    splits = [raw[k] for k in ("train", "validation") if k in raw]
     if task_name == "token-classification":
         inner = getattr(feature, "feature", None)
-        if s.label_names:
-            names = tuple(s.label_names)
-        elif isinstance(inner, datasets.ClassLabel):
+        if isinstance(inner, datasets.ClassLabel) and not s.label_names:
             names = tuple(inner.names)
         else:
-            names = tuple(sorted({t for row in raw["train"][s.label_column] for t in row}))
+            tags = [t for split in splits for row in split[s.label_column] if row is not None for t in row]
+            names = class_names(tags, s.label_names, "the data", column=s.label_column)
         return TaskSpec(task_name, len(names), tuple(str(n) for n in names))
     if regression or (regression is None and getattr(feature, "dtype", "") in ("float32", "float64")):
         return TaskSpec(task_name, 1, (), regression=True)
-    if s.label_names:
-        names = tuple(s.label_names)
-    elif isinstance(feature, datasets.ClassLabel):
-        names = tuple(feature.names)
+    if isinstance(feature, datasets.ClassLabel):
+        names = tuple(s.label_names or feature.names)
+        if len(names) != feature.num_classes:
+            raise UserInputError(
+                f"data.label_names: {len(names)} names for the dataset's {feature.num_classes} classes "
+                f"({', '.join(feature.names)}); give one name per class or drop data.label_names"
+            )
     else:
-        names = tuple(str(v) for v in sorted({v for v in raw["train"][s.label_column] if v is not None}))
+        values = [v for split in splits for v in split[s.label_column]]
+        names = class_names(values, s.label_names, "the data", column=s.label_column)
     return TaskSpec(task_name, len(names), names)
 
 
 def _label_encoder(task: TaskSpec, feature: Any):
     if task.regression:
         return lambda v: float("nan") if v is None else float(v)
-    if isinstance(feature, datasets.ClassLabel) or getattr(feature, "dtype", "").startswith("int"):
-        return lambda v: UNLABELLED if v is None or v == -1 else int(v)
-    index = {name: i for i, name in enumerate(task.label_names)}
-    return lambda v: UNLABELLED if v is None else index[str(v)]
+    inner = getattr(feature, "feature", None) if task.name == "token-classification" else None
+    feature = inner if inner is not None else feature
+    class_label = isinstance(feature, datasets.ClassLabel)
+    integer = class_label or str(getattr(feature, "dtype", "")).startswith(("int", "uint"))
+    # A TaskSpec built in Python may give only num_labels: integer labels are then the ids 0..n-1.
+    names = task.label_names or tuple(str(i) for i in range(task.num_labels))
+    return label_encoder(names, integer, class_label)
 
 
 def tokenize(

@@ -23,6 +23,7 @@ from trimformer.distill.layer_map import build_layer_map
 from trimformer.distill.losses import attention_loss, hidden_state_loss, kd_loss, regression_kd_loss, task_loss
 from trimformer.distill.teacher_cache import TeacherLogitCache, cache_key, model_fingerprint
 from trimformer.loading import resolve_path
+from trimformer.nan_guard import check_loss_terms
 
 TEACHER_PREFIX = "teacher_"
 
@@ -87,9 +88,10 @@ class DistillationTrainer(Trainer):
             self._check_labels_agree(model, teacher_model)
         self.layer_pairs: list[tuple[int, int]] = []
         self.projector: nn.Module | None = None
-        if args.alpha_hidden > 0:
+        if args.alpha_hidden > 0 or args.alpha_attention > 0:  # attention transfer pairs layers by the same map
             s_cfg, t_cfg = model.config, teacher_model.config
             self.layer_pairs = build_layer_map(args.layer_map, s_cfg.num_hidden_layers, t_cfg.num_hidden_layers)
+        if args.alpha_hidden > 0:
             projector = HiddenProjector(s_cfg.hidden_size, t_cfg.hidden_size, len(self.layer_pairs))
             self.projector = self.accelerator.prepare_model(projector.to(self.args.device))
         if args.alpha_attention > 0 and model.config.num_attention_heads != teacher_model.config.num_attention_heads:
@@ -231,8 +233,10 @@ class DistillationTrainer(Trainer):
         loss = sum(weights[name] * value for name, value in terms.items() if weights[name] > 0)
         if not torch.is_tensor(loss):
             loss = logits.sum() * 0.0
-        for name, value in terms.items():
-            self._terms[name].append(value.detach().float().item())
+        values = {name: value.detach().float().item() for name, value in terms.items()}
+        check_loss_terms(self, values)  # a NaN/inf term ends the run here, naming the step and the term
+        for name, value in values.items():
+            self._terms[name].append(value)
         return (loss, outputs) if return_outputs else loss
 
     def training_summary(self) -> dict[str, Any]:

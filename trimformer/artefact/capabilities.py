@@ -97,6 +97,9 @@ class Problem:
         better = suggest_order(steps)
         if better is not None:
             return f"{head}; an order that works: {' -> '.join(s.kind for s in better)}"
+        with_merge = suggest_with_merge(steps)
+        if with_merge is not None:
+            return f"{head}; an order that works (adding a merge stage): {' -> '.join(s.kind for s in with_merge)}"
         return head
 
 
@@ -124,6 +127,18 @@ def suggest_order(steps: Sequence[Step], start: frozenset[str] = INITIAL, limit:
         if best_cost is None or cost < best_cost:
             best, best_cost = list(perm), cost
     return best
+
+
+# What a merge stage does (mirrors quant/config.py MergeConfig without requantize), for suggestions only.
+MERGE = Effect.of(requires=[ADAPTERS], removes=[ADAPTERS], adds=[NO_ADAPTERS, FLOAT_LINEARS, PEFT_LINEARS])
+
+
+def suggest_with_merge(steps: Sequence[Step], start: frozenset[str] = INITIAL) -> list[Step] | None:
+    """When no reordering works because LoRA adapters are never merged, try with a merge after them."""
+    adapters = [s for s in steps if ADAPTERS in s.effect.adds]
+    if not adapters or any(ADAPTERS in s.effect.requires for s in steps) or len(steps) > 7:
+        return None
+    return suggest_order([*steps, Step("merge", "merge", MERGE, len(steps))], start)
 
 
 def check_order(steps: Sequence[Step], start: frozenset[str] = INITIAL) -> None:

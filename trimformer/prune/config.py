@@ -3,9 +3,9 @@ Python and the saved transform log. The implementations live in heads.py, ffn.py
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, PositiveInt, field_validator, model_validator
+from pydantic import Field, NonNegativeInt, PositiveInt, field_validator, model_validator
 
 from trimformer.artefact import capabilities as caps
 from trimformer.compress import TechniqueConfig
@@ -17,7 +17,7 @@ STRUCTURAL = caps.Effect.of(requires=[caps.TORCH, caps.FLOAT_LINEARS, caps.DENSE
 def whole_amount(amount: float, field: str) -> float:
     """An amount is a fraction < 1 or a whole count (so 1.5 is refused before anything runs)."""
     if amount >= 1 and float(amount) != int(amount):
-        raise ValueError(f"{field}={amount!r}: use a fraction below 1 (e.g. 0.5) or a whole count (e.g. 4)")
+        raise ValueError(f"{amount} is neither a fraction below 1 (e.g. 0.5) nor a whole count (e.g. 4)")
     return int(amount) if amount >= 1 else amount
 
 
@@ -34,7 +34,9 @@ class HeadPruneConfig(TechniqueConfig):
     importance: Literal["taylor", "magnitude"] = "taylor"
     min_heads_per_layer: PositiveInt = 1
     normalize: bool = Field(True, description="Per-layer L2 normalisation of taylor scores (as in the paper)")
-    heads: dict[int, list[int]] | None = Field(None, description="Explicit {layer: [heads]}; overrides amount")
+    heads: dict[NonNegativeInt, Annotated[list[NonNegativeInt], Field(min_length=1)]] | None = Field(
+        None, min_length=1, description="Explicit {layer: [heads]}; overrides amount"
+    )
 
     _whole = field_validator("amount")(classmethod(lambda cls, v: whole_amount(v, "amount")))
 
@@ -71,15 +73,21 @@ class LayerDropConfig(TechniqueConfig):
     least (needs labelled calibration batches)."""
 
     strategy: Literal["explicit", "top", "importance"] = "explicit"
-    layers: list[int] | None = Field(None, description="0-based layers to drop (strategy: explicit)")
+    layers: list[NonNegativeInt] | None = Field(
+        None, min_length=1, description="0-based layers to drop (strategy: explicit)"
+    )
     count: PositiveInt | None = Field(None, description="How many layers to drop (strategies top / importance)")
 
     @model_validator(mode="after")
     def _consistent(self) -> LayerDropConfig:
-        if self.strategy == "explicit" and not self.layers:
-            raise ValueError("strategy 'explicit' needs layers: [...] (0-based indices to drop)")
+        if self.strategy == "explicit" and self.layers is None:
+            raise ValueError("strategy: explicit needs layers (0-based layers to drop, e.g. [1, 3])")
         if self.strategy != "explicit" and self.count is None:
-            raise ValueError(f"strategy '{self.strategy}' needs count (how many layers to drop)")
+            raise ValueError(f"strategy: {self.strategy} needs count (how many layers to drop)")
+        if self.strategy != "explicit" and self.layers is not None:
+            raise ValueError(f"layers applies to strategy: explicit, not {self.strategy}; use count")
+        if self.layers is not None and len(set(self.layers)) != len(self.layers):
+            raise ValueError(f"layers {self.layers} lists a layer twice")
         return self
 
     def effect(self) -> caps.Effect:

@@ -36,7 +36,9 @@ class LowRankConfig(TechniqueConfig):
     target_compression: float | None = Field(
         None, gt=0, le=1, description="Or: factor every target to keep this fraction of its parameters"
     )
-    targets: list[str] = Field(default_factory=lambda: list(LOWRANK_TARGETS), description="fnmatch on module names")
+    targets: list[str] = Field(
+        default_factory=lambda: list(LOWRANK_TARGETS), min_length=1, description="fnmatch on module names"
+    )
     min_rank: PositiveInt = 8
     keep_if_no_saving: bool = Field(True, description="Leave a layer dense when its rank would not save weights")
     ranks: dict[str, PositiveInt] | None = Field(None, description="Explicit {module name: rank}; overrides the rest")
@@ -107,7 +109,7 @@ class BnbConfig(TechniqueConfig):
     compute_dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         "auto", description="4-bit only: auto = bfloat16 on CUDA, float32 on CPU"
     )
-    llm_int8_threshold: float = Field(6.0, ge=0, description="8-bit only: outlier threshold of LLM.int8")
+    llm_int8_threshold: float = Field(6.0, gt=0, description="8-bit only: outlier threshold of LLM.int8")
     skip_modules: list[str] = Field(default_factory=lambda: list(HEAD_NAMES))
 
     @property
@@ -153,7 +155,7 @@ class BnbConfig(TechniqueConfig):
 
 
 class LoraAdapterConfig(TechniqueConfig):
-    r: int = Field(8, ge=1, description="LoRA rank (8-16 is typical)")
+    r: int = Field(8, ge=1, le=4096, description="LoRA rank (8-16 is typical)")
     alpha: int = Field(16, ge=1, description="Scaling numerator (scale = alpha / r)")
     dropout: float = Field(0.1, ge=0, lt=1)
     target_modules: list[str] = Field(default_factory=lambda: ["query", "key", "value", "dense"], min_length=1)

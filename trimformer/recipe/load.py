@@ -1,5 +1,10 @@
 """Read a recipe (file or built-in name), apply CLI overrides, validate everything before anything
-loads. Every problem becomes one `RecipeError` line: the field path and what would fix it."""
+loads. Every problem becomes one `RecipeError` line: the recipe, the field path and what would fix it.
+
+`validate` checks, in order: the schema (types, ranges, unknown keys), each stage's config and its
+order and prerequisites, stage folder names, the `hub:` section; then, with `check_files`, the files:
+output_dir can be created, local data files (columns, text, labels; `recipe.data_checks`) and local
+model folders (layers, lengths, vocabularies, heads, pruning amounts; `recipe.model_checks`)."""
 
 from __future__ import annotations
 
@@ -12,13 +17,16 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from trimformer.loading import ModelReferenceError, looks_local, resolve_path
-from trimformer.recipe.schema import Recipe, check_training
+from trimformer.errors import UserInputError
+from trimformer.loading import ModelReferenceError, resolve_path
+from trimformer.recipe import data_checks, model_checks, prerequisites
+from trimformer.recipe.schema import Recipe
+from trimformer.references import resolve_local
 from trimformer.stages import get_stage, stage_names
 from trimformer.stages.base import StageConfig
 
 
-class RecipeError(ValueError):
+class RecipeError(UserInputError):
     """A bad recipe; str(err) is the one line shown to the user."""
 
 
@@ -53,6 +61,8 @@ def find_recipe(ref: str) -> Path:
     path = Path(ref).expanduser()
     if path.is_file():
         return path
+    if path.is_dir():
+        raise RecipeError(f"{ref}: is a folder; give a recipe file (.yaml) or a built-in name (`trimformer recipes`)")
     builtins = builtin_recipes()
     if ref in builtins:
         return builtins[ref]
@@ -64,34 +74,65 @@ def find_recipe(ref: str) -> Path:
 def apply_override(raw: dict[str, Any], assignment: str) -> None:
     """`a.b.0.c=VALUE` (VALUE parsed as YAML) sets that field, creating mappings as needed."""
     key, sep, value = assignment.partition("=")
-    if not sep or not key:
-        raise RecipeError(f"--set {assignment}: expected KEY=VALUE, e.g. --set training.learning_rate=3e-5")
     parts = key.split(".")
+    if not sep or not key or not all(parts):
+        raise RecipeError(f"--set {assignment}: expected KEY=VALUE, e.g. --set training.learning_rate=3e-5")
+    try:
+        parsed = yaml.safe_load(value)
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:
+        raise RecipeError(
+            f"--set {key}: the value {value!r} is{_yaml_problem(exc, with_line=False)}; quote it: --set {key}='...'"
+        ) from None
     node: Any = raw
     for i, part in enumerate(parts[:-1]):
+        where = ".".join(parts[: i + 1])
         if isinstance(node, list):
             if not part.isdigit() or int(part) >= len(node):
-                raise RecipeError(f"--set {key}: '{part}' is not an index of {'.'.join(parts[:i])}")
+                raise RecipeError(f"--set {key}: '{part}' is not an index of {'.'.join(parts[:i]) or 'the recipe'}")
             node = node[int(part)]
+        elif isinstance(node, dict):
+            if node.get(part) is None:
+                node[part] = {}
+            node = node[part]
         else:
-            node = node.setdefault(part, {})
+            raise RecipeError(f"--set {key}: {'.'.join(parts[:i]) or 'the recipe'} is not a mapping")
+        if not isinstance(node, (dict, list)):
+            raise RecipeError(f"--set {key}: {where} is {node!r}, not a mapping; set {where} itself")
     last = parts[-1]
-    parsed = yaml.safe_load(value)
     if isinstance(node, list):
         if not last.isdigit() or int(last) >= len(node):
             raise RecipeError(f"--set {key}: '{last}' is not an index")
         node[int(last)] = parsed
-    elif isinstance(node, dict):
-        node[last] = parsed
     else:
-        raise RecipeError(f"--set {key}: {'.'.join(parts[:-1])} is not a mapping")
+        node[last] = parsed
+
+
+def _yaml_problem(exc: BaseException, with_line: bool = True) -> str:
+    """' line N: not valid YAML (what)' from a PyYAML error (or the ValueError of an impossible date)."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f" line {mark.line + 1}:" if mark is not None and with_line else ""
+    problem = getattr(exc, "problem", None) or (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return f"{where} not valid YAML ({problem})"
+
+
+# Tags pydantic puts in an error's location for the member of a union it tried ("str", "literal['a','b']"):
+# not keys of the recipe, so they are left out of the field path shown to the user.
+_UNION_TAGS = {"str", "int", "float", "bool", "list", "dict", "tuple", "none", "json-or-python", "lax-or-strict"}
 
 
 def _loc(parts: tuple[Any, ...], prefix: str = "") -> str:
     out = prefix
     for p in parts:
+        if isinstance(p, str) and (p in _UNION_TAGS or "[" in p):
+            continue
         out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
     return out
+
+
+def _where(err: dict[str, Any], prefix: str = "") -> str:
+    """The field path of a pydantic error; a training/loss block's error names its key too."""
+    key = getattr((err.get("ctx") or {}).get("error"), "key", None)
+    return _loc(tuple(err["loc"]) + ((key,) if key else ()), prefix)
 
 
 def _explain(err: dict[str, Any], model: type[BaseModel] | None) -> str:
@@ -104,6 +145,9 @@ def _explain(err: dict[str, Any], model: type[BaseModel] | None) -> str:
         return f"unknown key; {hint}allowed: {', '.join(allowed)}"
     if kind == "missing":
         return "required field is missing; add it"
+    error = (err.get("ctx") or {}).get("error")
+    if kind == "value_error" and error is not None:
+        return getattr(error, "detail", None) or str(error)  # our own message, without pydantic's "Value error, "
     got = err.get("input")
     shown = f" (got {got!r})" if got is not None and not isinstance(got, (dict, list)) else ""
     return f"{msg[0].lower()}{msg[1:]}{shown}"
@@ -125,13 +169,22 @@ def _owner(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | No
 
 
 def validate(raw: Any, source: str, check_files: bool = True) -> LoadedRecipe:
+    try:
+        return _validate(raw, source, check_files)
+    except RecipeError:
+        raise
+    except UserInputError as exc:  # from the checks below: name the recipe too
+        raise RecipeError(f"{source}: {exc}") from None
+
+
+def _validate(raw: Any, source: str, check_files: bool) -> LoadedRecipe:
     if not isinstance(raw, dict):
         raise RecipeError(f"{source}: the recipe must be a YAML mapping (keys like data:, teacher:, stages:)")
     try:
         recipe = Recipe.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise RecipeError(f"{source}: {_loc(err['loc'])}: {_explain(err, _owner(Recipe, err['loc']))}") from None
+        raise RecipeError(f"{source}: {_where(err)}: {_explain(err, _owner(Recipe, err['loc']))}") from None
     stages = []
     for index, entry in enumerate(raw["stages"]):
         where = f"stages[{index}]"
@@ -147,29 +200,25 @@ def validate(raw: Any, source: str, check_files: bool = True) -> LoadedRecipe:
         body = {k: v for k, v in entry.items() if k != "type"}
         try:
             stage = spec.config_cls.model_validate(body)
-            check_training(stage.training)
         except ValidationError as exc:
             err = exc.errors()[0]
             raise RecipeError(
-                f"{source}: {_loc(err['loc'], where)}: {_explain(err, _owner(spec.config_cls, err['loc']))}"
+                f"{source}: {_where(err, where)}: {_explain(err, _owner(spec.config_cls, err['loc']))}"
             ) from None
-        except ValueError as exc:
-            raise RecipeError(f"{source}: {where}.training: {exc}") from None
         stages.append(stage)
+    types = [str(entry["type"]) for entry in raw["stages"]]
+    loaded = LoadedRecipe(recipe, stages, source, raw)
     check_stage_order(recipe, stages, raw["stages"], source, check_files)
-    try:
-        check_training(recipe.training)
-    except ValueError as exc:
-        raise RecipeError(f"{source}: training: {exc}") from None
+    prerequisites.check_names(loaded.stage_dir_names())
+    prerequisites.check_tokenizer_option(recipe)
     try:
         from trimformer.hub.section import parse_hub_section
 
         parse_hub_section(raw.get("hub"))
     except ValueError as exc:
         raise RecipeError(f"{source}: {exc}") from None
-    loaded = LoadedRecipe(recipe, stages, source, raw)
     if check_files:
-        _check_references(loaded)
+        _check_files(loaded, types)
     return loaded
 
 
@@ -215,33 +264,43 @@ def _artefact_capabilities(ref: str) -> frozenset[str]:
     return caps
 
 
-def _check_references(loaded: LoadedRecipe) -> None:
+def _check_files(loaded: LoadedRecipe, types: list[str]) -> None:
+    """Everything that needs a file but no model weights (see the module docstring)."""
     r = loaded.recipe
-    refs = [
-        ("data.path", r.data.path),
-        ("data.unlabeled_path", r.data.unlabeled_path),
-        ("teacher.model", r.teacher.model),
-    ]
-    refs.append(("student.model", r.student.model))
-    for field, ref in refs:
-        if not ref or not looks_local(ref):
-            continue
-        try:
-            path = Path(resolve_path(ref))
-        except ModelReferenceError as exc:
-            raise RecipeError(f"{loaded.source}: {field}: {exc}") from None
-        if not path.exists():
-            raise RecipeError(f"{loaded.source}: {field}: {ref} does not exist; fix the path")
+    prerequisites.check_output_dir(r.output_dir)
+    facts = None
+    data_path = resolve_local("data.path", r.data.path, "file")
+    if data_path is not None:
+        facts = data_checks.check_local_data(r, data_path)
+    elif r.data.unlabeled_path:
+        data_checks.check_unlabelled(r, r.data.unlabeled_path)
+    teacher = model_checks.read_model("teacher.model", r.teacher.model, r.trust_remote_code)
+    student = None
+    if r.student.model:  # init: pretrained, or init: layers of another model than the teacher
+        student = model_checks.read_model("student.model", r.student.model, r.trust_remote_code)
+    for model in (teacher, student):
+        if model is not None:
+            model_checks.check_model(model, r, facts)
+    model_checks.check_tokenizers(r, teacher, student)
+    shape = model_checks.student_shape(r, teacher, student)
+    model_checks.check_stage_shapes(loaded.stages, types, teacher, shape)
+    model_checks.check_stage_support(r, loaded.stages, types, teacher, student)
 
 
 def load_recipe(ref: str, overrides: list[str] | None = None, check_files: bool = True) -> LoadedRecipe:
     path = find_recipe(ref)
     try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise RecipeError(f"{path}:{where}: not valid YAML ({getattr(exc, 'problem', exc)}); fix the syntax") from None
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RecipeError(
+            f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); re-save it as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise RecipeError(f"{path}: cannot be read ({exc.strerror or exc}); check the file") from None
+    try:
+        raw = yaml.safe_load(text)
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:  # ValueError: e.g. the date 2024-13-01
+        raise RecipeError(f"{path}:{_yaml_problem(exc)}; fix the syntax") from None
     for assignment in overrides or []:
         if not isinstance(raw, dict):
             break

@@ -12,27 +12,38 @@ order check before anything loads (`trimformer.artefact.capabilities`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from trimformer.artefact.capabilities import Effect
 from trimformer.tasks import TaskSpec
 
+# A stage's folder is OUTPUT/<name>: a plain name, never a path out of output_dir or over the run's own files.
+STAGE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+RESERVED_NAMES = {"teacher", "student", "report.json", "report.md", "tradeoff.png", "readme.md"}
+
+
+def check_training_block(value: Any) -> Any:
+    from trimformer.recipe.training import check_training  # lazy: trimformer.recipe imports the stages
+
+    return check_training(value)
+
 
 class Options(BaseModel):
-    """A nested option block inside a stage config (unknown keys are errors)."""
+    """A nested option block inside a stage config (unknown keys are errors; inf/nan are not amounts)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class StageConfig(BaseModel):
     """Fields every stage has. Subclasses add their own; unknown keys are errors."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str | None = Field(None, description="Output folder name (default: the stage type, numbered if repeated).")
     save: bool = Field(True, description="Write OUTPUT/<name>/ and measure it.")
@@ -42,6 +53,20 @@ class StageConfig(BaseModel):
     max_drop: float | None = Field(
         None, ge=0, description="Accuracy budget: most metric points this stage may lose vs the teacher."
     )
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str | None) -> str | None:
+        if value is not None and (not STAGE_NAME.fullmatch(value) or ".." in value):
+            raise ValueError(
+                f"{value!r} is not a plain folder name; use letters, digits, '.', '_' or '-' (it becomes "
+                "OUTPUT/<name>, so no path separators and no leading dot)"
+            )
+        if value is not None and value.lower() in RESERVED_NAMES:
+            raise ValueError(f"{value!r} is reserved (the run's own entry or file); choose another name")
+        return value
+
+    _training = field_validator("training")(classmethod(lambda cls, v: check_training_block(v)))
 
     def effect(self, task: str) -> Effect:
         """What this stage needs of the model and takes away (order checks before anything loads)."""

@@ -3,10 +3,10 @@ over teacher-labelled augmented variants and unlabelled text."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import datasets
-from pydantic import Field, NonNegativeFloat, PositiveFloat, field_validator
+from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, field_validator, model_validator
 
 from trimformer import data as data_mod
 from trimformer.artefact.capabilities import TEACHER_READS_IDS, TRAINS_FULL, Effect
@@ -16,10 +16,12 @@ from trimformer.loading import resolve_path
 from trimformer.stages.base import Options, RunState, StageConfig, StageResult, register_stage
 from trimformer.stages.common import train_student, training_view
 
+LayerPairs = Annotated[list[tuple[NonNegativeInt, NonNegativeInt]], Field(min_length=1)]
+
 
 class AugmentSection(Options):
     n_variants: int = Field(3, ge=1, le=32, description="Teacher-labelled variants per training example")
-    kinds: list[Literal["dropout", "span", "swap"]] = Field(default_factory=lambda: list(KINDS))
+    kinds: list[Literal["dropout", "span", "swap"]] = Field(default_factory=lambda: list(KINDS), min_length=1)
 
 
 class DistillStage(StageConfig):
@@ -28,7 +30,7 @@ class DistillStage(StageConfig):
     temperature: PositiveFloat = 2.0
     alpha_hidden: NonNegativeFloat = 0.0
     hidden_loss: Literal["mse", "cosine"] = "mse"
-    layer_map: Literal["uniform", "last-k"] | list[tuple[int, int]] = "uniform"
+    layer_map: Literal["uniform", "last-k"] | LayerPairs = "uniform"
     alpha_attention: NonNegativeFloat = 0.0
     teacher_cache: bool = Field(False, description="Run the teacher once over the training data, reuse its logits")
     augment: AugmentSection | None = None
@@ -36,12 +38,43 @@ class DistillStage(StageConfig):
     def effect(self, task: str) -> Effect:
         return Effect(TRAINS_FULL.requires | {TEACHER_READS_IDS})
 
+    @field_validator("layer_map", mode="before")
+    @classmethod
+    def _pairs(cls, value: Any) -> Any:
+        # One clear message instead of pydantic's per-union-member errors.
+        if isinstance(value, str) and value not in ("uniform", "last-k"):
+            raise ValueError(f"{value!r}: use uniform, last-k or a list of [student, teacher] layer pairs")
+        if isinstance(value, list):
+            for pair in value:
+                ok = isinstance(pair, (list, tuple)) and len(pair) == 2
+                if not ok or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in pair):
+                    raise ValueError(
+                        f"{pair!r} is not a [student, teacher] pair of layer indices >= 0 (0 = embeddings)"
+                    )
+        return value
+
     @field_validator("teacher_cache")
     @classmethod
     def _cache_only_logits(cls, value: bool, info: Any) -> bool:
         if value and (info.data.get("alpha_hidden", 0) > 0 or info.data.get("alpha_attention", 0) > 0):
             raise ValueError("teacher_cache stores logits only; set alpha_hidden and alpha_attention to 0")
         return value
+
+    @model_validator(mode="after")
+    def _something_to_learn(self) -> DistillStage:
+        if self.alpha_task + self.alpha_kd + self.alpha_hidden + self.alpha_attention == 0:
+            raise ValueError(
+                "all loss weights are 0; set alpha_task, alpha_kd, alpha_hidden or alpha_attention above 0"
+            )
+        if (
+            self.alpha_attention > 0
+            and isinstance(self.layer_map, list)
+            and not any(s and t for s, t in self.layer_map)
+        ):
+            raise ValueError(
+                "alpha_attention needs a layer_map pair of two layers (not 0, the embeddings), e.g. [1, 2]"
+            )
+        return self
 
     def loss_settings(self) -> dict[str, Any]:
         fields = ("alpha_task", "alpha_kd", "temperature", "alpha_hidden", "hidden_loss", "alpha_attention")

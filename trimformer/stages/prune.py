@@ -11,13 +11,20 @@ import copy
 from typing import Any, ClassVar
 
 import datasets
-from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt
+from pydantic import (
+    Field,
+    NonNegativeFloat,
+    PositiveFloat,
+    PositiveInt,
+    field_validator,
+    model_validator,
+)
 from torch.utils.data import DataLoader
 
 from trimformer.artefact.capabilities import TEACHER_READS_IDS, Effect
 from trimformer.compress import Calibration, TechniqueConfig, compress_
 from trimformer.prune import FFNPruneConfig, HeadPruneConfig, LayerDropConfig, VocabPruneConfig, current_shapes
-from trimformer.stages.base import Options, RunState, StageConfig, StageResult, register_stage
+from trimformer.stages.base import Options, RunState, StageConfig, StageResult, check_training_block, register_stage
 from trimformer.stages.common import train_student
 
 
@@ -28,6 +35,14 @@ class Recovery(Options):
     alpha_kd: NonNegativeFloat = 0.5
     temperature: PositiveFloat = 2.0
     training: dict[str, Any] = Field(default_factory=dict, description="TrainingArguments overrides for recovery")
+
+    _training = field_validator("training")(classmethod(lambda cls, v: check_training_block(v)))
+
+    @model_validator(mode="after")
+    def _something_to_learn(self) -> Recovery:
+        if self.alpha_task + self.alpha_kd == 0:
+            raise ValueError("alpha_task and alpha_kd are both 0; set one above 0, or drop recovery")
+        return self
 
 
 class TechniqueStage(StageConfig):
@@ -45,8 +60,8 @@ class TechniqueStage(StageConfig):
 
 
 class _PruneStage(TechniqueStage):
-    calibration_batches: PositiveInt = Field(8, description="Training batches used to score importance")
-    calibration_batch_size: PositiveInt = 16
+    calibration_batches: PositiveInt = Field(8, le=10_000, description="Training batches used to score importance")
+    calibration_batch_size: PositiveInt = Field(16, le=4096)
     recovery: Recovery | None = None
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from trimformer.artefact.capabilities import TEACHER_READS_IDS, Effect
 from trimformer.compress import TechniqueConfig, compress_
@@ -46,7 +46,7 @@ class QuantizeStage(StageConfig):
     # Per-channel scales measured -0.08 vs -0.78 points on the demo student (ONNX int8 + int8 embeddings).
     per_channel: bool = Field(True, description="onnx-int8 / int8-cpu: per-output-channel weight scales.")
     compile: bool = Field(True, description="torchao: load with torch.compile (torchao is slow eagerly on CPU).")
-    llm_int8_threshold: float = Field(6.0, ge=0, description="bnb-8bit: outlier threshold of LLM.int8.")
+    llm_int8_threshold: float = Field(6.0, gt=0, description="bnb-8bit: outlier threshold of LLM.int8.")
     double_quant: bool = Field(True, description="bnb-nf4/fp4: quantize the block scales too.")
     compute_dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field("auto", description="bnb 4-bit.")
 
@@ -126,12 +126,26 @@ class LoraStage(TechniqueStage, LoraAdapterConfig):
     distill: bool = Field(True, description="Train against the teacher (KD) rather than labels alone.")
     loss: dict[str, Any] = Field(default_factory=dict, description="DistillationConfig loss fields (alpha_kd, ...).")
 
+    @field_validator("loss")
+    @classmethod
+    def _loss_fields(cls, value: dict[str, Any]) -> dict[str, Any]:
+        from trimformer.recipe.training import check_loss  # lazy: trimformer.recipe imports the stages
+
+        return check_loss(value)
+
     def effect(self, task: str) -> Effect:
         effect = self.technique().effect()
         return Effect(effect.requires | ({TEACHER_READS_IDS} if self.distill else set()), effect.removes, effect.adds)
 
     def kind(self, stage_type: str) -> str:
         return "qlora" if self.qlora else "lora"
+
+    @field_validator("loss")
+    @classmethod
+    def _loss_fields(cls, value: dict[str, Any]) -> dict[str, Any]:
+        from trimformer.recipe.training import check_loss  # lazy: trimformer.recipe imports the stages
+
+        return check_loss(value)
 
 
 @register_stage("lora", LoraStage)
