@@ -74,7 +74,7 @@ def paired_ratio(reference_calls: list[list[float]], calls: list[list[float]]) -
     if len(per_round) < MIN_ROUNDS:
         return Ratio(value, spread, False, f"only {len(per_round)} round(s)")
     if spread is not None and spread > NOISE_LIMIT:
-        return Ratio(value, spread, False, f"rounds disagree by {spread:.0%}")
+        return Ratio(value, spread, False, f"rounds disagree by {min(spread, 1.0):.0%}" + ("+" if spread > 1 else ""))
     return Ratio(value, spread, True)
 
 
