@@ -104,3 +104,17 @@ def test_two_copies_agree_while_another_process_keeps_a_core_busy():
     a_calls, b_calls = (blocks[n]["cpu"]["batches"]["b8"]["calls_ms"] for n in "ab")
     ratio = paired_ratio(a_calls, b_calls)
     assert ratio.value == pytest.approx(1.0, abs=0.10)
+
+
+def test_remeasure_loads_a_recipe_teacher_the_way_the_run_did(tmp_path):
+    from transformers import BertModel
+
+    from trimformer.measure.report_pass import load_entry
+
+    BertModel(tiny.bert_config()).save_pretrained(tmp_path / "base")  # an encoder without a task head
+    recipe = {"teacher": {"model": str(tmp_path / "base"), "dtype": "bfloat16"}}
+    report = {"task": "sequence-classification", "labels": ["a", "b", "c"], "recipe": recipe}
+    teacher = load_entry({"name": "teacher", "role": "teacher", "path": str(tmp_path / "base")}, report)
+    assert teacher.config.num_labels == 3 and teacher.dtype == torch.bfloat16  # task head, recipe dtype
+    stage = load_entry({"name": "distill", "stage_type": "distill", "path": str(tmp_path / "base")}, report)
+    assert stage.config.num_labels == 2 and stage.dtype == torch.float32  # an artefact loads as it was saved

@@ -192,7 +192,7 @@ def run(loaded: LoadedRecipe, overwrite: bool = False) -> dict[str, Any]:
     wait_for_everyone()
     if main:
         shutil.rmtree(out / ".work", ignore_errors=True)
-        time_run(report, recipe.measure, teacher=state.teacher)
+        time_run(report, recipe.measure)
         write_json_atomic(out / REPORT, report)
         print("\n" + format_table(report), flush=True)
         publish(out, loaded)

@@ -74,18 +74,37 @@ def artefact_path(entry: dict[str, Any], base_dir: str | Path | None = None) -> 
     return resolved
 
 
-def load_entry(entry: dict[str, Any], report: dict[str, Any], base_dir: str | Path | None = None) -> Any:
-    """Load a report entry's artefact with `trimformer.loading.load_model` (the teacher in its recipe dtype)."""
-    from trimformer.loading import load_model
+def task_of(report: dict[str, Any]) -> Any:
+    """The run's TaskSpec, rebuilt from report.json (None for a bench of plain model folders)."""
     from trimformer.tasks import TaskSpec
 
-    task = report.get("task")
-    model_cls = TaskSpec(task).auto_class if task else None
-    kwargs = {}
-    teacher = (report.get("recipe") or {}).get("teacher") or {}
-    if entry.get("role") == "teacher" and entry.get("path") == teacher.get("model") and teacher.get("dtype"):
-        kwargs["dtype"] = teacher["dtype"]
-    model = load_model(artefact_path(entry, base_dir), model_cls, **kwargs)
+    name = report.get("task")
+    if not name:
+        return None
+    labels = tuple(str(x) for x in report.get("labels") or ())
+    if report.get("main_metric") == "pearson":
+        return TaskSpec(name, 1, (), regression=True)
+    return TaskSpec(name, len(labels) or 2, labels)
+
+
+def load_entry(entry: dict[str, Any], report: dict[str, Any], base_dir: str | Path | None = None) -> Any:
+    """Load a report entry's artefact with `trimformer.loading.load_model`, the way the run loaded it: a model
+    given to the recipe (teacher, pretrained student) gets the task's head kwargs and the teacher its dtype."""
+    from transformers import AutoConfig
+
+    from trimformer.loading import load_model, trimformer_kind
+
+    task = task_of(report)
+    path = artefact_path(entry, base_dir)
+    recipe = report.get("recipe") or {}
+    teacher, student = recipe.get("teacher") or {}, recipe.get("student") or {}
+    kwargs: dict[str, Any] = {}
+    given = entry.get("path") in (teacher.get("model"), student.get("model")) and not entry.get("stage_type")
+    if given and task is not None and trimformer_kind(AutoConfig.from_pretrained(path)) is None:
+        kwargs.update(task.model_kwargs())
+        if entry.get("role") == "teacher" and teacher.get("dtype"):
+            kwargs["dtype"] = teacher["dtype"]
+    model = load_model(path, task.auto_class if task else None, **kwargs)
     return model.eval() if hasattr(model, "eval") else model
 
 
@@ -191,17 +210,13 @@ def bench(refs: list[str], settings: TimingSettings, progress: Callable[[str], N
     return report
 
 
-def time_run(
-    report: dict[str, Any], section: Any, teacher: Any = None, progress: Callable[[str], None] | None = print
-) -> dict[str, Any]:
+def time_run(report: dict[str, Any], section: Any, progress: Callable[[str], None] | None = print) -> dict[str, Any]:
     """The runner's one call after all stages: time every model of `report` together with the recipe's
-    `measure:` settings (nothing when `measure.latency` is false). `teacher`, the in-memory teacher, is
-    used for the teacher entry when no stage produced it (it keeps the recipe's dtype and device)."""
+    `measure:` settings (nothing when `measure.latency` is false). Every model is loaded again from disk, as a
+    user loads it: in-memory models may have been cast or moved by training (e.g. `teacher_dtype`)."""
     get = section.get if isinstance(section, dict) else lambda k, d=None: getattr(section, k, d)
     if not get("latency", True):
         return report
-    entry = next((m for m in report.get("models") or [] if m.get("role") == "teacher"), None)
-    models = {"teacher": teacher} if teacher is not None and entry is not None and not entry.get("stage_type") else {}
     if progress:
         progress("\n=== timing every model together ===")
-    return measure_latency(report, settings_from_section(section), models=models, progress=progress)
+    return measure_latency(report, settings_from_section(section), progress=progress)
