@@ -25,7 +25,8 @@ def environment() -> dict[str, Any]:
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
         "cpu": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
-        "threads": torch.get_num_threads(),
+        # torch's default for this process, not what timing used (that is report["measurement"]["threads"]).
+        "default_torch_threads": torch.get_num_threads(),
     }
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from trimformer.measure.stats import MIN_ROUNDS, NOISE_LIMIT, RULE
 from trimformer.measure.timing import TimingSettings, time_interleaved
-from trimformer.measure.weights import count_parameters, weights_mb
+from trimformer.measure.weights import count_parameters, size_on_disk_mb, weights_mb
 
 # Keys the one-model-at-a-time measurement wrote; a new pass replaces them.
 LEGACY_KEYS = ("latency_ms", "latency_ms_cuda", "throughput_per_s", "peak_memory_mb", "threads", "length", "device")
@@ -199,6 +199,8 @@ def expand_refs(refs: list[str]) -> list[dict[str, Any]]:
 
 def bench(refs: list[str], settings: TimingSettings, progress: Callable[[str], None] | None = print) -> dict[str, Any]:
     """A report-shaped dict (no metrics) for `refs`, timed together; the first model is the reference."""
+    from trimformer.loading import resolve_path
+
     entries = expand_refs(refs)
     report: dict[str, Any] = {"kind": "bench", "models": entries}
     if entries and entries[0].get("task"):
@@ -206,6 +208,9 @@ def bench(refs: list[str], settings: TimingSettings, progress: Callable[[str], N
     for entry in entries:
         entry.pop("task", None)
         entry.setdefault("role", "model")
+        local = Path(resolve_path(entry["path"]))
+        if local.is_dir():
+            entry["size_mb"] = round(size_on_disk_mb(local), 3)
     measure_latency(report, settings, progress=progress)
     return report
 
