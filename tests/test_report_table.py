@@ -133,9 +133,9 @@ def test_console_and_markdown_are_one_renderer():
         "11.0M",
         "20.0",
         "4.00×",
-        "2.00",
+        "2.00 ±0%",
         "2.00×",
-        "25.0",
+        "25.0 ±0%",
         "4.00×",
     ]
     assert format_table(report) == text_table(report)

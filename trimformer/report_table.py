@@ -40,6 +40,7 @@ class Timing:
 
     ms: float | None
     ratio: Ratio | None = None
+    spread: float | None = None  # (max − min) / median of the model's per-round figures
     why_missing: str | None = None  # why there is no figure (model cannot run there, failed, ...)
     why_no_ratio: str | None = None  # why there is a figure but no ratio (different threads, ...)
 
@@ -161,22 +162,23 @@ def _timing(ref_block: dict | None, block: dict | None, batch: str, is_ref: bool
     ms = cell.get("median_ms")
     if not isinstance(ms, int | float) or ms <= 0:
         return Timing(None, why_missing="not measured")
+    ms, spread = float(ms), _num(cell.get("spread"))
     if is_ref:
-        return Timing(float(ms), Ratio(1.0, 0.0, True))
+        return Timing(ms, Ratio(1.0, 0.0, True), spread)
     if not ref_block or "skipped" in ref_block:
-        return Timing(float(ms), why_no_ratio="the teacher has no figure here")
+        return Timing(ms, spread=spread, why_no_ratio="the teacher has no figure here")
     ref_cell = (ref_block.get("batches") or {}).get(batch) or {}
     if not ref_cell.get("median_ms"):
-        return Timing(float(ms), why_no_ratio="the teacher has no figure here")
+        return Timing(ms, spread=spread, why_no_ratio="the teacher has no figure here")
     if ref_block.get("threads") != block.get("threads"):
         why = f"different thread counts ({_threads(block)} vs the teacher's {_threads(ref_block)})"
-        return Timing(float(ms), why_no_ratio=why)
+        return Timing(ms, spread=spread, why_no_ratio=why)
     if block.get("legacy") or ref_block.get("legacy"):
-        return Timing(float(ms), unpaired_ratio(float(ref_cell["median_ms"]), float(ms), LEGACY))
+        return Timing(ms, unpaired_ratio(float(ref_cell["median_ms"]), ms, LEGACY), spread)
     ratio = paired_ratio(ref_cell.get("calls_ms") or [], cell.get("calls_ms") or [])
     if ratio is None:
-        ratio = unpaired_ratio(float(ref_cell["median_ms"]), float(ms), "no paired calls recorded")
-    return Timing(float(ms), ratio)
+        ratio = unpaired_ratio(float(ref_cell["median_ms"]), ms, "no paired calls recorded")
+    return Timing(ms, ratio, spread)
 
 
 def _threads(block: dict) -> str:
@@ -255,10 +257,12 @@ def _count(n: int | None) -> str:
     return str(n)
 
 
-def _ms(value: float | None) -> str:
+def _ms(value: float | None, spread: float | None = None) -> str:
+    """`145.2 ±3%`: the figure and how far its rounds spread ((max − min) / median)."""
     if value is None:
         return "–"
-    return f"{value:.2f}" if value < 10 else f"{value:.1f}"
+    text = f"{value:.2f}" if value < 10 else f"{value:.1f}"
+    return text if spread is None else f"{text} ±{min(spread, 9.99):.0%}"
 
 
 def _speed(cell: Timing) -> str:
@@ -296,7 +300,7 @@ def _cells(report: dict[str, Any], row: StageRatio) -> list[str]:
     for device in devices_of(report):
         for batch in batches_of(report):
             cell = row.timings[device][batch]
-            cells += [_ms(cell.ms), _speed(cell)]
+            cells += [_ms(cell.ms, cell.spread), _speed(cell)]
     return cells
 
 

@@ -24,7 +24,8 @@ MIN_ROUNDS = 3
 FLAG = "⚠"
 
 RULE = (
-    "Latency: median over rounds of each round's median call time. Speed ratio: median of the paired call "
+    "Latency: median over rounds of each round's median call time, ± how far the rounds spread "
+    "((max − min) / median). Speed ratio: median of the paired call "
     "ratios (the two models ran call after call, in one pass, on the same device with the same threads). "
     f"A ratio is marked {FLAG} (not supported) when the per-round ratios spread by more than {NOISE_LIMIT:.0%} "
     f"((max − min) / median) or fewer than {MIN_ROUNDS} rounds were timed."
