@@ -323,7 +323,9 @@ def notes(report: dict[str, Any]) -> list[str]:
                     flagged.setdefault((row.name, label, cell.ratio.why or "noisy"), []).append(batch)
     for (name, label, why), batches in flagged.items():
         out.append(f"{FLAG} {name}, {label} {'/'.join(batches)}: {why}; this measurement does not support the ratio.")
-    if flagged:
+    if flagged and report.get("kind") == "bench":
+        out.append("Run the bench again on a quiet machine, or with more --rounds.")
+    elif flagged:
         run = (report.get("recipe") or {}).get("output_dir") or "OUTPUT"
         out.append(
             f"Re-time every model together on a quiet machine: `trimformer report {run} --remeasure` "
