@@ -1,8 +1,8 @@
 """Time every artefact of a run (or any list of models) together, and write the result into the report.
 
-    measure_latency(report, TimingSettings(threads=2), models={"teacher": teacher})   # after the stages
-    measure_latency(load_report("runs/demo"), settings_from_report(report), base_dir="runs/demo")  # --remeasure
-    report = bench(["runs/demo/finetune", "runs/demo/distill"], TimingSettings())     # trimformer bench
+    time_run(report, recipe.measure)                                          # the runner, after the stages
+    measure_latency(report, settings_from_report(report), base_dir="runs/demo")  # trimformer report --remeasure
+    report = bench(["runs/demo/finetune", "runs/demo/distill"], TimingSettings())  # trimformer bench
 
 Each model entry gets `latency = {device: block}` (see `trimformer.measure.timing`) and `weights_mb`; the
 report gets `measurement`: the settings, the machine load before and after, and the rule ratios follow.
