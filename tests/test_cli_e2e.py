@@ -50,11 +50,13 @@ def test_cli_run_writes_reloadable_stages_and_report(tiny_run, capsys):
     names = [m["name"] for m in report["models"]]
     assert names == ["teacher", "distill"]
     assert "teacher" in printed and "distill" in printed and "accuracy" in printed
+    timing = report["measurement"]  # one interleaved pass after the stages, same threads for every model
+    assert timing["threads"] == 1 and timing["calls"] == 2
     for entry in report["models"]:
-        assert {"metrics", "params", "size_mb", "latency_ms"} <= set(entry)
-        assert set(entry["latency_ms"]) >= {"b1", "b32", "b1_p95", "b32_p95"}
-        assert set(entry["throughput_per_s"]) == {"b1", "b32"} and set(entry["peak_memory_mb"]) == {"b1", "b32"}
-        assert entry["latency_ms"]["b1_p95"] >= entry["latency_ms"]["b1"]
+        assert {"metrics", "params", "size_mb", "weights_mb", "latency"} <= set(entry)
+        cpu = entry["latency"]["cpu"]
+        assert cpu["threads"] == 1 and set(cpu["batches"]) == {"b1", "b32"}
+        assert all(len(b["calls_ms"]) == timing["rounds"] and b["median_ms"] > 0 for b in cpu["batches"].values())
     teacher, student = report["models"]
     assert student["params"] < teacher["params"] and student["size_mb"] < teacher["size_mb"]
     assert teacher["metrics"]["accuracy"] > 0.8  # the tiny task is learnable

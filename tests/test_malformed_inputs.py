@@ -118,7 +118,10 @@ RECIPE_CASES: dict[str, list[str]] = {
         "stages[1] (distill) cannot follow stages[0] (quantize:int8-cpu)",
         "an order that works: distill -> quantize:int8-cpu",
     ],
-    "lora_after_int8_export": ["stages[1] (lora) cannot follow stages[0] (quantize:int8-cpu)", "lora -> merge -> quantize:int8-cpu"],
+    "lora_after_int8_export": [
+        "stages[1] (lora) cannot follow stages[0] (quantize:int8-cpu)",
+        "lora -> merge -> quantize:int8-cpu",
+    ],
     "prune_after_lowrank": [
         "stages[1] (prune_ffn) cannot follow stages[0] (lowrank)",
         "factored the Linear layers into low-rank pairs",

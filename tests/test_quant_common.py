@@ -75,4 +75,5 @@ def logits_of(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
 
 
 def accuracy(model, batch: dict[str, torch.Tensor]) -> float:
-    return (logits_of(model, batch).argmax(-1) == batch["labels"]).float().mean().item()
+    # logits_of returns CPU logits; the batch may live on the GPU (tests/test_quant_gpu.py).
+    return (logits_of(model, batch).argmax(-1) == batch["labels"].cpu()).float().mean().item()

@@ -124,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_recipes)
 
     _add_optional_commands(sub)
+    from trimformer.bench_cmd import add_bench_command
+
+    add_bench_command(sub)
     return parser
 
 

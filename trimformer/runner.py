@@ -18,7 +18,7 @@ from trimformer.artefact.io import save_artefact
 from trimformer.budget import budget_record, enforce_budget
 from trimformer.distributed import is_main_process, wait_for_everyone
 from trimformer.loading import load_model, resolve_path
-from trimformer.measure import measure
+from trimformer.measure import measure, time_run
 from trimformer.recipe.load import LoadedRecipe
 from trimformer.report import environment, format_table, write_json_atomic
 from trimformer.stages.base import RunState
@@ -101,7 +101,6 @@ def save_stage(model: Any, tokenizer: Any, out_dir: Path) -> None:
 def measure_saved(state: RunState, path: Path | str, model: Any = None, teacher_side: bool = False) -> dict:
     """Reload the artefact the way a user would (unless `model` is given) and measure it on the
     eval set tokenized by the artefact's own tokenizer."""
-    recipe = state.recipe
     if model is None:
         model = load_model(str(path), state.task.auto_class)
     try:
@@ -111,20 +110,10 @@ def measure_saved(state: RunState, path: Path | str, model: Any = None, teacher_
     settings = state.data.settings
     evaluation = data_mod.tokenize(state.data.raw_eval, state.task, settings, tokenizer)
     collator = data_mod.DistillationCollator(tokenizer, state.task)
-    m = recipe.measure
     local = Path(str(path)).exists()
-    return measure(
-        model,
-        state.task,
-        evaluation,
-        collator,
-        artefact=path if local else None,
-        batch_sizes=tuple(m.batch_sizes),
-        length=m.length,
-        threads=m.threads,
-        repeats=m.repeats,
-        latency=m.latency,
-    )
+    # Metrics, params and sizes now; latency for every model together after the stages (`time_run`).
+    artefact = path if local else None
+    return measure(model, state.task, evaluation, collator, artefact=artefact, max_length=settings.max_length)
 
 
 def publish(out: Path, loaded: LoadedRecipe) -> None:
@@ -204,6 +193,8 @@ def run(loaded: LoadedRecipe, overwrite: bool = False) -> dict[str, Any]:
     wait_for_everyone()
     if main:
         shutil.rmtree(out / ".work", ignore_errors=True)
+        time_run(report, recipe.measure)
+        write_json_atomic(out / REPORT, report)
         print("\n" + format_table(report), flush=True)
         publish(out, loaded)
         print(f"\nreport: {out / REPORT}", flush=True)

@@ -41,6 +41,12 @@ def add_report_command(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("output", help="The run's OUTPUT folder (holds report.json).")
     parser.add_argument("--stage", default=None, help="Only rebuild this stage's card (default: every stage).")
+    parser.add_argument(
+        "--remeasure",
+        action="store_true",
+        help="First re-time every model of the run together (one interleaved pass, the run's settings) and "
+        "update report.json; do it on a quiet machine.",
+    )
     parser.set_defaults(fn=run_report)
     return parser
 
@@ -73,6 +79,8 @@ def run_report(args: argparse.Namespace) -> int:
     from trimformer.report_table import text_table
 
     try:
+        if getattr(args, "remeasure", False):
+            remeasure(args.output)
         written = write_report_files(args.output, stage=args.stage)
         print(text_table(load_report(args.output)))
     except (CardError, ModelReferenceError, OSError) as exc:
@@ -81,3 +89,16 @@ def run_report(args: argparse.Namespace) -> int:
     for path in written:
         print(f"wrote {path}")
     return 0
+
+
+def remeasure(output: str) -> None:
+    """Re-time every model in OUTPUT/report.json together and write the new figures back."""
+    from pathlib import Path
+
+    from trimformer.hub.report import REPORT_JSON, load_report
+    from trimformer.measure.report_pass import measure_latency, settings_from_report
+    from trimformer.report import write_json_atomic
+
+    report = load_report(output)
+    measure_latency(report, settings_from_report(report), base_dir=output)
+    write_json_atomic(Path(output) / REPORT_JSON, report)

@@ -137,19 +137,6 @@ class OrtModel(nn.Module):
     def to(self, *args: Any, **kwargs: Any) -> OrtModel:  # CPU only: moving is a no-op
         return self
 
-    def weight_count(self) -> int:
-        """Numbers stored in the graph's initializers (the ONNX counterpart of a parameter count)."""
-        import onnx
-
-        graph = onnx.load(str(self.path / ONNX_FILE), load_external_data=False).graph
-        total = 0
-        for init in graph.initializer:
-            n = 1
-            for d in init.dims:
-                n *= d
-            total += n
-        return total
-
     def _output_class(self) -> Any:
         from transformers import modeling_outputs as outputs
 

@@ -139,7 +139,13 @@ class MeasureSection(Section):
     threads: PositiveInt | None = Field(
         2, le=1024, description="CPU threads for latency (fixed, for comparable numbers)"
     )
-    repeats: PositiveInt = Field(5, le=1000)
+    rounds: PositiveInt = Field(
+        5, le=1000, description="Interleaved rounds: every model runs in turn each round (spread is across rounds)"
+    )
+    repeats: PositiveInt = Field(5, le=1000, description="Timed calls per model per round (their median counts)")
+    devices: list[Literal["cpu", "cuda"]] | None = Field(
+        None, min_length=1, description="Where to time (default: cpu, plus cuda when present)"
+    )
     latency: bool = True
 
 

@@ -1,0 +1,90 @@
+"""Task metrics of one model on the whole eval set, computed on the accelerator when there is one.
+
+    metrics = evaluate_model(model, dataset, collator, task)             # the model's accelerator
+    metrics = evaluate_model(model, dataset, collator, task, device="cpu")
+
+Masked-LM masks are drawn from a fixed seed per batch, so every model is scored on the same masked
+positions; token-level logits are padded to one common width (at least the recipe's max_length).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from trimformer.measure.runtime import accelerator, model_device, placed
+from trimformer.metrics import compute_task_metrics
+from trimformer.tasks import TaskSpec
+
+MASK_SEED = 1234  # masked-LM eval masks: one seed for every model of every run
+
+
+def logits_of(output: Any) -> torch.Tensor:
+    if hasattr(output, "logits"):
+        return output.logits
+    if isinstance(output, dict):
+        return output["logits"]
+    return output[0]
+
+
+class SeededCollator:
+    """Calls `collator` with torch's RNG seeded from (seed, batch index): a masked-LM collator then masks
+    the same positions for every model, whatever ran before. Other collators are unaffected."""
+
+    def __init__(self, collator: Any, seed: int = MASK_SEED) -> None:
+        self.collator, self.seed, self.calls = collator, seed, 0
+
+    def __call__(self, rows: list[dict]) -> dict:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed + self.calls)
+            self.calls += 1
+            return self.collator(rows)
+
+
+def _pad_width(arrays: list[np.ndarray], width: int, value: float) -> np.ndarray:
+    pad = [((0, 0), (0, width - a.shape[1])) + ((0, 0),) * (a.ndim - 2) for a in arrays]
+    return np.concatenate([np.pad(a, p, constant_values=value) for a, p in zip(arrays, pad)])
+
+
+@torch.no_grad()
+def evaluate_model(
+    model: Any,
+    dataset: Any,
+    collator: Any,
+    task: TaskSpec,
+    batch_size: int = 64,
+    *,
+    device: str | torch.device | None = None,
+    max_length: int | None = None,
+) -> dict[str, float]:
+    """Metrics on every example of `dataset` (one process; the caller picks which). `device` defaults to
+    the accelerator; models that cannot move (ONNX Runtime, int8 CPU kernels, bitsandbytes) stay put."""
+    if hasattr(model, "eval"):
+        model.eval()
+    with placed(model, device or accelerator()) as runnable:
+        where = model_device(runnable)
+        loader = DataLoader(dataset, batch_size=batch_size, collate_fn=SeededCollator(collator))
+        all_logits, all_labels, losses, counts = [], [], [], []
+        for batch in tqdm(loader, desc="evaluate", leave=False):
+            labels = batch.pop("labels", None)
+            feed = {k: v.to(where) for k, v in batch.items() if k != "example_id" and not k.startswith("teacher_")}
+            logits = logits_of(runnable(**feed)).float().cpu()
+            if task.name == "masked-lm":
+                # Sum over masked tokens, then divide once: every masked token weighs the same.
+                flat = labels.view(-1)
+                loss = torch.nn.functional.cross_entropy(logits.view(-1, logits.size(-1)), flat, reduction="sum")
+                losses.append(loss.item())
+                counts.append(int((flat != -100).sum()))
+                continue
+            all_logits.append(logits.numpy())
+            all_labels.append(labels.numpy())
+    if task.name == "masked-lm":
+        return compute_task_metrics(task, np.zeros(0), np.zeros(0), float(sum(losses) / max(1, sum(counts))))
+    if all_logits and all_logits[0].ndim == 3:  # token level: one width for every batch
+        width = max([max_length or 0] + [a.shape[1] for a in all_logits])
+        return compute_task_metrics(task, _pad_width(all_logits, width, 0.0), _pad_width(all_labels, width, -100))
+    return compute_task_metrics(task, np.concatenate(all_logits), np.concatenate(all_labels))
