@@ -239,6 +239,19 @@ class DistillationTrainer(Trainer):
             self._terms[name].append(value)
         return (loss, outputs) if return_outputs else loss
 
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
+        """A pruned, low-rank, quantized or adapted student is saved in trimformer's artefact format (its
+        transform log, safetensors, strict reload with `trimformer.load_model`); a plain one as transformers
+        saves it. Trainer's own checkpoints (`_internal_call`) keep Trainer's format, which resuming reads."""
+        from trimformer.artefact.io import save_artefact
+        from trimformer.artefact.log import get_log
+
+        model = self.accelerator.unwrap_model(self.model)
+        if _internal_call or get_log(model).empty:
+            return super().save_model(output_dir, _internal_call)
+        if self.args.should_save:
+            save_artefact(model, self.processing_class, output_dir or self.args.output_dir)
+
     def training_summary(self) -> dict[str, Any]:
         """World size, optimizer steps and the examples each process (and all together) trained on."""
         local = torch.tensor([self._samples_seen], device=self.args.device)
