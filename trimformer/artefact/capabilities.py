@@ -13,6 +13,8 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from trimformer.errors import UserInputError
+
 TORCH = "torch"  # a PyTorch module (not an exported ONNX Runtime graph)
 FLOAT_LINEARS = "float_linears"  # encoder Linear weights are plain float tensors
 FLOAT_EMBEDDINGS = "float_embeddings"  # word embeddings are a float nn.Embedding
@@ -70,7 +72,7 @@ class Effect:
 TRAINS_FULL = Effect.of(requires=[TORCH, FLOAT_LINEARS, FLOAT_EMBEDDINGS, NO_ADAPTERS])
 
 
-class OrderError(ValueError):
+class OrderError(UserInputError):
     """An impossible stage order; str() is the one line shown to the user."""
 
 

@@ -21,6 +21,7 @@ from torch import nn
 
 from trimformer.artefact import log as log_mod
 from trimformer.artefact.registry import get_transform
+from trimformer.errors import UserInputError
 
 WEIGHTS = "model.safetensors"
 # transformers reads weights from the file this field names; the name below does not exist, so plain
@@ -134,7 +135,7 @@ def read_state(path: Path) -> dict[str, torch.Tensor]:
 
             tensors, leftover = unflatten_tensor_state_dict(tensors, metadata)
             if leftover:
-                raise ValueError(f"{f}: tensors {sorted(leftover)[:5]} could not be rebuilt by torchao")
+                raise UserInputError(f"{f}: tensors {sorted(leftover)[:5]} could not be rebuilt by torchao")
         state.update(tensors)
     return state
 
@@ -179,7 +180,7 @@ def _check_config(model: Any, saved: Any, log: log_mod.TransformLog) -> None:
     rebuilt = _base(model).config
     for name in log.base:
         if getattr(rebuilt, name, None) != getattr(saved, name, None):
-            raise ValueError(
+            raise UserInputError(
                 f"config.json: replaying the transform log gives {name}={getattr(rebuilt, name, None)!r} but the "
                 f"config says {getattr(saved, name, None)!r}; the artefact was edited by hand or is corrupt"
             )
@@ -205,7 +206,7 @@ def strict_load(
         and not any(k.startswith(f"{m}.") for m in filled)
     ]
     if missing or result.unexpected_keys:
-        raise ValueError(
+        raise UserInputError(
             f"{path}: weights do not match the rebuilt model (missing {missing[:4]}, unexpected "
             f"{list(result.unexpected_keys)[:4]}); the file and its config.json disagree — re-save the artefact"
         )

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from trimformer.artefact import log as log_mod
+from trimformer.errors import UserInputError
 
 
 def upgrade(record: dict[str, Any], config: Any) -> log_mod.TransformLog | None:
@@ -41,7 +42,7 @@ def upgrade(record: dict[str, Any], config: Any) -> log_mod.TransformLog | None:
 def upgrade_in_memory(config: Any, record: dict[str, Any]) -> log_mod.TransformLog:
     log = upgrade(record, config)
     if log is None:
-        raise ValueError(
+        raise UserInputError(
             f"a trimformer 0.1 '{record.get('kind')}' artefact cannot be transformed further; "
             "re-run its recipe with this version"
         )
@@ -71,12 +72,12 @@ def load_legacy(path: Path, config: Any, model_cls: Any, allow_pickle: bool = Fa
         return PeftModel.from_pretrained(base, str(path)).eval()
     if kind == "torch-dynamic-int8":
         return _load_pickled_int8(path, config, model_cls, allow_pickle)
-    raise ValueError(f"{path}: unknown trimformer 0.1 artefact kind '{kind}'; upgrade trimformer")
+    raise UserInputError(f"{path}: unknown trimformer 0.1 artefact kind '{kind}'; upgrade trimformer")
 
 
 def _load_pickled_int8(path: Path, config: Any, model_cls: Any, allow_pickle: bool) -> Any:
     if not allow_pickle:
-        raise ValueError(
+        raise UserInputError(
             f"{path}: a trimformer 0.1 torch.ao int8 artefact stored as a pickle (quantized_state.pt); unpickling "
             "can run code, so it is refused: re-export it with this version, or pass allow_pickle=True if you trust it"
         )

@@ -15,6 +15,8 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
+from trimformer.errors import UserInputError
+
 FORMAT = 2
 KEY = "trimformer"
 
@@ -55,7 +57,7 @@ class TransformLog:
             )
         if "kind" in record:  # written by trimformer 0.1 (one kind per checkpoint)
             return cls(legacy=dict(record))
-        raise ValueError(
+        raise UserInputError(
             f"config.trimformer has format {record.get('format')!r}; this trimformer reads format {FORMAT}: upgrade it"
         )
 

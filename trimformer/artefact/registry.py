@@ -17,6 +17,7 @@ from typing import Any
 
 from trimformer.artefact import capabilities as caps
 from trimformer.artefact import log as log_mod
+from trimformer.errors import UserInputError
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,8 @@ def get_transform(kind: str) -> TransformSpec:
         _import_techniques()
     spec = _BY_KIND.get(kind)
     if spec is None:
-        raise ValueError(f"unknown transform kind '{kind}' (known: {', '.join(sorted(_BY_KIND))}); upgrade trimformer")
+        known = ", ".join(sorted(_BY_KIND))
+        raise UserInputError(f"unknown transform kind '{kind}' (known: {known}); upgrade trimformer to load it")
     return spec
 
 

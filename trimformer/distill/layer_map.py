@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from trimformer.errors import UserInputError
+
 
 def build_layer_map(spec: Any, student_layers: int, teacher_layers: int) -> list[tuple[int, int]]:
     """`uniform`: student layer i <- teacher layer round(i * T/S) (embeddings map to embeddings);
@@ -23,9 +25,9 @@ def build_layer_map(spec: Any, student_layers: int, teacher_layers: int) -> list
         pairs = [tuple(int(x) for x in pair) for pair in spec]
         for s, t in pairs:
             if len((s, t)) != 2 or not 0 <= s <= student_layers or not 0 <= t <= teacher_layers:
-                raise ValueError(
+                raise UserInputError(
                     f"layer_map pair [{s}, {t}] is out of range: student has 0..{student_layers}, "
                     f"teacher 0..{teacher_layers} (0 = embeddings)"
                 )
         return pairs  # type: ignore[return-value]
-    raise ValueError(f"layer_map must be 'uniform', 'last-k' or a list of [student, teacher] pairs (got {spec!r})")
+    raise UserInputError(f"layer_map must be 'uniform', 'last-k' or a list of [student, teacher] pairs (got {spec!r})")

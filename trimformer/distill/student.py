@@ -10,6 +10,8 @@ from typing import Any
 
 from torch import nn
 
+from trimformer.errors import UserInputError
+
 _LAYER_KEY = re.compile(r"(\.layer\.)(\d+)(\.)")
 
 
@@ -22,12 +24,12 @@ def student_from_teacher_layers(teacher: nn.Module, layers: Sequence[int]) -> nn
     total = teacher.config.num_hidden_layers
     layers = list(layers)
     if not layers:
-        raise ValueError("student.layers is empty: list the teacher layers to keep, e.g. [0, 2, 4]")
+        raise UserInputError("student.layers is empty: list the teacher layers to keep, e.g. [0, 2, 4]")
     bad = [i for i in layers if not 0 <= i < total]
     if bad:
-        raise ValueError(f"student.layers {bad} out of range: the teacher has layers 0..{total - 1}")
+        raise UserInputError(f"student.layers {bad} out of range: the teacher has layers 0..{total - 1}")
     if len(set(layers)) != len(layers):
-        raise ValueError(f"student.layers {layers} has duplicates: list each teacher layer once")
+        raise UserInputError(f"student.layers {layers} has duplicates: list each teacher layer once")
     config = copy.deepcopy(teacher.config)
     config.num_hidden_layers = len(layers)
     student = type(teacher)(config)
@@ -43,7 +45,7 @@ def student_from_teacher_layers(teacher: nn.Module, layers: Sequence[int]) -> nn
             state[key[: match.start(2)] + str(new_index[old]) + key[match.end(2) :]] = value
     missing, unexpected = student.load_state_dict(state, strict=False)
     if unexpected or [k for k in missing if "position_ids" not in k]:
-        raise ValueError(
+        raise UserInputError(
             f"cannot cut {type(teacher).__name__} by layers (missing {missing[:3]}, unexpected {unexpected[:3]}); "
             "use student.init: random or pretrained"
         )
@@ -56,10 +58,10 @@ def random_student(teacher_config: Any, model_cls: Any, overrides: dict[str, Any
     config = copy.deepcopy(teacher_config)
     for key, value in overrides.items():
         if not hasattr(config, key):
-            raise ValueError(f"student.config.{key}: {type(config).__name__} has no such field")
+            raise UserInputError(f"student.config.{key}: {type(config).__name__} has no such field")
         setattr(config, key, value)
     if config.hidden_size % config.num_attention_heads:
-        raise ValueError(
+        raise UserInputError(
             f"student.config: hidden_size {config.hidden_size} is not a multiple of "
             f"num_attention_heads {config.num_attention_heads}"
         )

@@ -18,6 +18,7 @@ from transformers import TrainerCallback
 
 from trimformer.artefact import log as log_mod
 from trimformer.compress import Calibration
+from trimformer.errors import UserInputError
 from trimformer.prune.ffn import FFNPruneConfig
 from trimformer.prune.gates import Gates, head_gates, neuron_gates
 from trimformer.prune.guards import check_prunable
@@ -40,11 +41,11 @@ class GradualPruningCallback(TrainerCallback):
         num_calibration_batches: int = 4,
     ):
         if not isinstance(config, (HeadPruneConfig, FFNPruneConfig)):
-            raise ValueError(
+            raise UserInputError(
                 f"config: GradualPruningCallback supports HeadPruneConfig or FFNPruneConfig, not {config}"
             )
         if not schedule:
-            raise ValueError("schedule: give {step: fraction}, e.g. {100: 0.25, 200: 0.5}")
+            raise UserInputError("schedule: give {step: fraction}, e.g. {100: 0.25, 200: 0.5}")
         self.config = config
         self.schedule = dict(sorted((int(k), v) for k, v in schedule.items()))
         self.calibration = calibration

@@ -8,6 +8,7 @@ from torch import nn
 
 from trimformer.artefact.registry import TransformSpec, register_transform
 from trimformer.compress import Calibration, compress_
+from trimformer.errors import UserInputError
 from trimformer.prune.config import FFNPruneConfig
 from trimformer.prune.guards import check_prunable
 from trimformer.prune.importance import ffn_importance
@@ -52,7 +53,7 @@ def rebuild_ffn(model: nn.Module, entry: dict[str, Any]) -> nn.Module:
     adapter = adapter_for(model)
     layers = adapter.layer_list(model)
     if len(entry["widths"]) != len(layers):
-        raise ValueError(f"prune_ffn record has {len(entry['widths'])} layers, the model {len(layers)}")
+        raise UserInputError(f"prune_ffn record has {len(entry['widths'])} layers, the model {len(layers)}")
     for layer, width in zip(layers, entry["widths"]):
         keep_neurons(layer, adapter, range(width))
     return model

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from trimformer.errors import UserInputError
 from trimformer.prune.families import FamilyAdapter, adapter_for
 
 
@@ -18,7 +19,7 @@ def check_float_weights(model: nn.Module, adapter: FamilyAdapter, what: str, lin
     the word embeddings (vocabulary pruning); the rest may be quantized."""
     quantized = getattr(model, "is_quantized", False) or getattr(model, "hf_quantizer", None) is not None
     if linears and quantized:
-        raise ValueError(f"{what}: the model is quantized; run pruning stages before quantization")
+        raise UserInputError(f"{what}: the model is quantized; run pruning stages before quantization")
     touched: list[tuple[str, nn.Module]] = [] if linears else [("embeddings", adapter.embeddings(model))]
     for i, layer in enumerate(adapter.layer_list(model) if linears else []):
         touched += [(f"layer {i} q/k/v", m) for m in adapter.qkv(layer)]
@@ -30,7 +31,7 @@ def check_float_weights(model: nn.Module, adapter: FamilyAdapter, what: str, lin
         if not ok:
             weight = getattr(module, "weight", None)
             kind = f"{type(module).__name__} with {type(weight).__name__} {getattr(weight, 'dtype', '?')} weights"
-            raise ValueError(
+            raise UserInputError(
                 f"{what}: {where} is {kind}, not float; pruning needs float weights: prune before quantizing"
             )
 

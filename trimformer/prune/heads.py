@@ -8,6 +8,7 @@ from torch import nn
 
 from trimformer.artefact.registry import TransformSpec, register_transform
 from trimformer.compress import Calibration, compress_
+from trimformer.errors import UserInputError
 from trimformer.prune.config import HeadPruneConfig
 from trimformer.prune.guards import check_prunable
 from trimformer.prune.importance import head_importance
@@ -26,11 +27,11 @@ def heads_to_prune(
         plan = {int(k): sorted(set(int(h) for h in v)) for k, v in config.heads.items()}
         for layer, heads in plan.items():
             if not 0 <= layer < len(counts):
-                raise ValueError(f"heads: layer {layer} does not exist (the model has {len(counts)} layers)")
+                raise UserInputError(f"heads: layer {layer} does not exist (the model has {len(counts)} layers)")
             if any(not 0 <= h < counts[layer] for h in heads):
-                raise ValueError(f"heads: layer {layer} has heads 0..{counts[layer] - 1}, got {heads}")
+                raise UserInputError(f"heads: layer {layer} has heads 0..{counts[layer] - 1}, got {heads}")
             if counts[layer] - len(heads) < config.min_heads_per_layer:
-                raise ValueError(
+                raise UserInputError(
                     f"heads: layer {layer} would keep {counts[layer] - len(heads)} heads, fewer than "
                     f"min_heads_per_layer={config.min_heads_per_layer}; remove fewer heads there"
                 )
@@ -58,7 +59,7 @@ def rebuild_heads(model: nn.Module, entry: dict[str, Any]) -> nn.Module:
     layers = adapter.layer_list(model)
     counts = entry["heads_per_layer"]
     if len(counts) != len(layers):
-        raise ValueError(f"prune_heads record has {len(counts)} layers, the model {len(layers)}")
+        raise UserInputError(f"prune_heads record has {len(counts)} layers, the model {len(layers)}")
     for layer, keep in zip(layers, counts):
         remove_heads(layer, adapter, range(keep, adapter.attention(layer).num_attention_heads))
     return model

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from trimformer.compress import Calibration
+from trimformer.errors import UserInputError
 from trimformer.prune.families import FamilyAdapter, adapter_for
 from trimformer.prune.gates import Gates, head_gates, neuron_gates
 
@@ -24,7 +25,7 @@ FFN_METHODS = ("taylor", "activation", "magnitude")
 
 def _batches(calib: Calibration | None, method: str, field: str = "importance") -> list[dict[str, torch.Tensor]]:
     if calib is None or not calib.batches:
-        raise ValueError(
+        raise UserInputError(
             f"{field}='{method}' needs calibration batches; pass Calibration(batches=[...]) or use 'magnitude'"
         )
     return list(calib.batches)
@@ -43,7 +44,7 @@ def batch_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor
     device = next(model.parameters()).device
     out = model(**_to_device(_model_inputs(batch), device))
     if getattr(out, "loss", None) is None:
-        raise ValueError(
+        raise UserInputError(
             "calibration batches need 'labels' so the model returns a loss; add labels or use 'magnitude'"
         )
     return out.loss
@@ -113,7 +114,7 @@ def head_importance(
         _apply_mask(gates, mask)
         scores = _gate_gradients(model, gates, calib, method)
     else:
-        raise ValueError(
+        raise UserInputError(
             f"importance='{method}' is not a head-importance method; use one of {', '.join(HEAD_METHODS)}"
         )
     scores = _normalise(scores) if normalize else scores
@@ -139,7 +140,9 @@ def ffn_importance(
         _apply_mask(gates, mask)
         scores = _gate_gradients(model, gates, calib, method)
     else:
-        raise ValueError(f"importance='{method}' is not an FFN-importance method; use one of {', '.join(FFN_METHODS)}")
+        raise UserInputError(
+            f"importance='{method}' is not an FFN-importance method; use one of {', '.join(FFN_METHODS)}"
+        )
     return _masked_out(scores, mask)
 
 

@@ -8,6 +8,7 @@ from torch import nn
 
 from trimformer.artefact.registry import TransformSpec, register_transform
 from trimformer.compress import Calibration, compress_
+from trimformer.errors import UserInputError
 from trimformer.prune.config import LayerDropConfig
 from trimformer.prune.families import FamilyAdapter, adapter_for
 from trimformer.prune.gates import masked
@@ -21,13 +22,13 @@ def layers_to_drop(model: nn.Module, config: LayerDropConfig, calib: Calibration
     if config.strategy == "explicit":
         bad = [i for i in config.layers if not 0 <= i < n]
         if bad:
-            raise ValueError(f"layers={config.layers}: {bad} out of range, the model has layers 0..{n - 1}")
+            raise UserInputError(f"layers={config.layers}: {bad} out of range, the model has layers 0..{n - 1}")
         drop = sorted(set(config.layers))
         if len(drop) >= n:
-            raise ValueError(f"layers={config.layers}: would drop all {n} layers; keep at least one")
+            raise UserInputError(f"layers={config.layers}: would drop all {n} layers; keep at least one")
         return drop
     if config.count >= n:
-        raise ValueError(f"count={config.count}: the model has {n} layers and must keep at least one; lower count")
+        raise UserInputError(f"count={config.count}: the model has {n} layers and must keep at least one; lower count")
     if config.strategy == "top":
         return list(range(n - config.count, n))
     return _greedy_by_loss(model, adapter, calib, config.count)

@@ -6,15 +6,17 @@ from collections.abc import Sequence
 
 import torch
 
+from trimformer.errors import UserInputError
+
 
 def amount_to_count(amount: float | int, total: int, field: str) -> int:
     """`amount` < 1 is a fraction of `total`, an int >= 1 a count."""
     if isinstance(amount, bool) or amount < 0:
-        raise ValueError(f"{field}={amount!r}: use a fraction in [0, 1) or a whole count >= 1")
+        raise UserInputError(f"{field}={amount!r}: use a fraction in [0, 1) or a whole count >= 1")
     if amount < 1:
         return int(round(amount * total))
     if float(amount) != int(amount):
-        raise ValueError(f"{field}={amount!r}: counts must be whole numbers (or give a fraction < 1)")
+        raise UserInputError(f"{field}={amount!r}: counts must be whole numbers (or give a fraction < 1)")
     return int(amount)
 
 
@@ -33,19 +35,19 @@ def select_prune(
     Every layer keeps at least `min_keep` units. `already` lists units that are gone (masked) and
     count towards the amount (used by gradual pruning)."""
     if scope not in ("global", "per_layer"):
-        raise ValueError(f"scope={scope!r}: use 'global' or 'per_layer'")
+        raise UserInputError(f"scope={scope!r}: use 'global' or 'per_layer'")
     if min_keep < 1:
-        raise ValueError(f"min_{unit}_per_layer={min_keep}: every layer must keep at least 1 of its {unit}")
+        raise UserInputError(f"min_{unit}_per_layer={min_keep}: every layer must keep at least 1 of its {unit}")
     already = [set(a) for a in already] if already is not None else [set() for _ in scores]
     sizes = [len(s) for s in scores]
     if min(sizes) < min_keep:
-        raise ValueError(f"min_{unit}_per_layer={min_keep} exceeds the {min(sizes)} {unit} of the smallest layer")
+        raise UserInputError(f"min_{unit}_per_layer={min_keep} exceeds the {min(sizes)} {unit} of the smallest layer")
     chosen: list[list[int]] = [sorted(a) for a in already]
     if scope == "per_layer":
         for i, s in enumerate(scores):
             want = amount_to_count(amount, sizes[i], field)
             if want > sizes[i] - min_keep:
-                raise ValueError(
+                raise UserInputError(
                     f"{field}={amount}: would leave layer {i} {sizes[i] - want} {unit}, fewer than the minimum "
                     f"{min_keep}; lower {field} or min_{unit}_per_layer"
                 )
@@ -57,7 +59,7 @@ def select_prune(
     want = amount_to_count(amount, total, field)
     room = sum(n - min_keep for n in sizes)
     if want > room:
-        raise ValueError(
+        raise UserInputError(
             f"{field}={amount}: asks for {want} of {total} {unit} but only {room} can go while keeping "
             f"min_{unit}_per_layer={min_keep} in each layer; lower {field} or the minimum"
         )

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from trimformer.errors import UserInputError
 from trimformer.prune.families import FamilyAdapter
 
 
@@ -42,7 +43,7 @@ def remove_heads(layer: nn.Module, adapter: FamilyAdapter, heads: Sequence[int])
     n, d = att.num_attention_heads, att.attention_head_size
     keep = [h for h in range(n) if h not in heads]
     if not keep or heads[-1] >= n or heads[0] < 0:
-        raise ValueError(f"heads {heads}: a layer with {n} heads must keep at least one; prune fewer heads")
+        raise UserInputError(f"heads {heads}: a layer with {n} heads must keep at least one; prune fewer heads")
     index = torch.cat([torch.arange(h * d, (h + 1) * d) for h in keep])
     att.query = slice_linear(att.query, index, 0)
     att.key = slice_linear(att.key, index, 0)
@@ -58,7 +59,7 @@ def keep_neurons(layer: nn.Module, adapter: FamilyAdapter, keep: Sequence[int]) 
     ffn_in, ffn_out = adapter.ffn(layer)
     index = torch.as_tensor(sorted(set(int(i) for i in keep)), dtype=torch.long)
     if len(index) == 0:
-        raise ValueError("FFN pruning must keep at least one neuron per layer; prune a smaller amount")
+        raise UserInputError("FFN pruning must keep at least one neuron per layer; prune a smaller amount")
     layer.set_submodule(adapter.ffn_in, slice_linear(ffn_in, index, 0))
     layer.set_submodule(adapter.ffn_out, slice_linear(ffn_out, index, 1))
 
@@ -68,7 +69,7 @@ def remove_layers(model: nn.Module, adapter: FamilyAdapter, drop: Sequence[int])
     drop_set = set(int(i) for i in drop)
     kept = [layer for i, layer in enumerate(layers) if i not in drop_set]
     if not kept:
-        raise ValueError(f"cannot drop all {len(layers)} layers; keep at least one")
+        raise UserInputError(f"cannot drop all {len(layers)} layers; keep at least one")
     for new_idx, layer in enumerate(kept):
         # layer_idx only indexes a KV cache, but keep it truthful.
         for module in layer.modules():

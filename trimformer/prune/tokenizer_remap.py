@@ -15,20 +15,22 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from trimformer.errors import UserInputError
+
 SUPPORTED = ("WordPiece", "BPE")
 
 
 def _backend_json(tokenizer: Any) -> dict:
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is None:
-        raise ValueError(
+        raise UserInputError(
             f"vocabulary pruning needs a fast (tokenizers-backed) tokenizer, got {type(tokenizer).__name__}; "
             "load it with AutoTokenizer.from_pretrained(..., use_fast=True)"
         )
     data = json.loads(backend.to_str())
     kind = data["model"]["type"]
     if kind not in SUPPORTED:
-        raise ValueError(f"vocabulary pruning supports {' and '.join(SUPPORTED)} tokenizers, not {kind}")
+        raise UserInputError(f"vocabulary pruning supports {' and '.join(SUPPORTED)} tokenizers, not {kind}")
     return data
 
 

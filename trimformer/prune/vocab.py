@@ -12,6 +12,7 @@ from torch import nn
 
 from trimformer.artefact.registry import TransformSpec, register_transform
 from trimformer.compress import Calibration, compress_
+from trimformer.errors import UserInputError
 from trimformer.prune.config import VocabPruneConfig
 from trimformer.prune.families import adapter_for
 from trimformer.prune.guards import check_prunable
@@ -73,13 +74,13 @@ def prune_vocab(
 
 def _apply(model: nn.Module, config: VocabPruneConfig, calib: Calibration | None):
     if calib is None or calib.corpus_input_ids is None or calib.tokenizer is None:
-        raise ValueError("vocabulary pruning needs Calibration(corpus_input_ids=..., tokenizer=...)")
+        raise UserInputError("vocabulary pruning needs Calibration(corpus_input_ids=..., tokenizer=...)")
     tokenizer = calib.tokenizer
     check_prunable(model, "vocabulary pruning", linears=False)
     keep = tokens_to_keep(tokenizer, calib.corpus_input_ids, config)
     vocab_size = model.get_input_embeddings().num_embeddings
     if keep and keep[-1] >= vocab_size:
-        raise ValueError(
+        raise UserInputError(
             f"tokenizer ids go up to {keep[-1]} but the model has {vocab_size} embeddings: they must match"
         )
     new_tokenizer = remap_tokenizer(tokenizer, keep)

@@ -15,6 +15,7 @@ from torch import nn
 
 from trimformer.artefact.registry import TransformSpec, register_transform
 from trimformer.compress import Calibration, compress_
+from trimformer.errors import UserInputError
 from trimformer.quant.config import BnbConfig, in_modules
 
 
@@ -78,7 +79,7 @@ def _apply(model: nn.Module, cfg: BnbConfig, calib: Calibration | None):
 
     names = _targets(model, cfg.skip_modules)
     if not names:
-        raise ValueError(f"{cfg.method}: the model has no float nn.Linear layers to quantize")
+        raise UserInputError(f"{cfg.method}: the model has no float nn.Linear layers to quantize")
     compute_dtype = cfg.resolved_compute_dtype()
     for name in names:
         linear = model.get_submodule(name)
@@ -126,7 +127,7 @@ def _import_state(model: nn.Module, entry: dict[str, Any], state: dict[str, Any]
     filled = set()
     for name, layer, bits in _bnb_layers(model):
         if f"{name}.weight" not in state:
-            raise ValueError(f"bitsandbytes artefact: no weight for layer {name}; re-save the artefact")
+            raise UserInputError(f"bitsandbytes artefact: no weight for layer {name}; re-save the artefact")
         weight = state.pop(f"{name}.weight")
         if bits == 8:
             stats = {"SCB": state.pop(f"{name}.SCB")}

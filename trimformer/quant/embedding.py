@@ -13,6 +13,7 @@ from torch.nn import functional as F
 
 from trimformer.artefact.registry import TransformSpec, register_transform
 from trimformer.compress import Calibration, compress_
+from trimformer.errors import UserInputError
 from trimformer.quant.config import EmbeddingInt8Config
 
 
@@ -64,7 +65,7 @@ def _set_module(model: nn.Module, name: str, new: nn.Module) -> None:
 def check_untied(model: nn.Module) -> None:
     out_emb = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
     if out_emb is not None and out_emb.weight is model.get_input_embeddings().weight:
-        raise ValueError(
+        raise UserInputError(
             "embedding-int8: the output layer shares the word embeddings (masked-lm); untie them "
             "(config.tie_word_embeddings=False) or use vocabulary pruning instead"
         )

@@ -17,6 +17,7 @@ from torch import nn
 from trimformer.artefact.log import get_log
 from trimformer.artefact.registry import TransformSpec, register_transform
 from trimformer.compress import Calibration, compress_
+from trimformer.errors import UserInputError
 from trimformer.quant.config import LowRankConfig
 
 
@@ -111,7 +112,7 @@ def _apply(model: nn.Module, cfg: LowRankConfig, calib: Calibration | None):
     linears = dict(_targets(model, list(ranks)))
     unknown = sorted(set(ranks) - set(linears))
     if unknown:  # checked before any module is swapped: an error never leaves a half-changed model
-        raise ValueError(f"lowrank: {unknown[:3]} are not dense Linear layers of this model")
+        raise UserInputError(f"lowrank: {unknown[:3]} are not dense Linear layers of this model")
     for name, rank in ranks.items():
         _set_module(model, name, LowRankLinear.from_linear(linears[name], rank))
     return model, {"ranks": ranks}, {}

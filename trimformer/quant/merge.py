@@ -18,6 +18,7 @@ from torch import nn
 from trimformer.artefact import log as log_mod
 from trimformer.artefact.registry import TransformSpec, register_transform
 from trimformer.compress import Calibration, compress_
+from trimformer.errors import UserInputError
 from trimformer.quant.config import MergeConfig
 
 logger = logging.getLogger("trimformer.quant")
@@ -29,7 +30,7 @@ def _quantized(model: nn.Module) -> bool:
 
 def _apply(peft_model: nn.Module, cfg: MergeConfig, calib: Calibration | None):
     if not hasattr(peft_model, "merge_and_unload"):
-        raise ValueError("merge: the model has no LoRA adapters; put a lora stage before merge")
+        raise UserInputError("merge: the model has no LoRA adapters; put a lora stage before merge")
     log = log_mod.get_log(peft_model)
     quantized = _quantized(peft_model.get_base_model())
     if quantized and not cfg.requantize:

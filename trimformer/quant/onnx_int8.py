@@ -25,6 +25,7 @@ from torch import nn
 from trimformer.artefact import log as log_mod
 from trimformer.artefact.registry import TransformSpec, register_transform
 from trimformer.compress import Calibration, compress_
+from trimformer.errors import UserInputError
 from trimformer.quant.config import OnnxInt8Config
 
 ONNX_FILE = "model.onnx"
@@ -70,9 +71,9 @@ def export_onnx_int8(model: nn.Module, out_dir: str | Path, cfg: OnnxInt8Config 
 
     cfg = cfg or OnnxInt8Config()
     if any(not p.is_floating_point() for p in model.parameters()) or getattr(model, "hf_quantizer", None):
-        raise ValueError("onnx-int8: export needs a float model; put the quantize stage before other quantizers")
+        raise UserInputError("onnx-int8: export needs a float model; put the quantize stage before other quantizers")
     if getattr(model, "peft_config", None) is not None:
-        raise ValueError("onnx-int8: the model has LoRA adapters; merge them first")
+        raise UserInputError("onnx-int8: the model has LoRA adapters; merge them first")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     names = _input_names(model)

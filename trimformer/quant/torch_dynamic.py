@@ -16,6 +16,7 @@ from torch import nn
 
 from trimformer.artefact.registry import TransformSpec, register_transform
 from trimformer.compress import Calibration, compress_
+from trimformer.errors import UserInputError
 from trimformer.quant.config import HEAD_NAMES, TorchDynamicInt8Config, in_modules
 from trimformer.quant.embedding import _embedding_names, swap_in_empty_int8_embeddings, swap_in_int8_embeddings_
 
@@ -88,7 +89,9 @@ def _import_state(model: nn.Module, entry: dict[str, Any], state: dict[str, Any]
             scale = state.pop(f"{name}.weight_scale")
             zero = state.pop(f"{name}.weight_zero_point")
         except KeyError as exc:
-            raise ValueError(f"torch-ao-int8 artefact: missing {exc} for layer {name}; re-save the artefact") from None
+            raise UserInputError(
+                f"torch-ao-int8 artefact: missing {exc} for layer {name}; re-save the artefact"
+            ) from None
         if scale.numel() == 1:
             weight = torch._make_per_tensor_quantized_tensor(values, float(scale), int(zero))
         else:

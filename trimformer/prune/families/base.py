@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from trimformer.errors import UserInputError
+
 
 @dataclass(frozen=True)
 class FamilyAdapter:
@@ -82,10 +84,10 @@ def adapter_for(model: nn.Module) -> FamilyAdapter:
     model_type = getattr(config, "model_type", None)
     adapter = _FAMILIES.get(model_type)
     if adapter is None:
-        raise ValueError(
+        raise UserInputError(
             f"pruning does not support model_type '{model_type}' ({type(model).__name__}); "
             f"supported: {', '.join(supported_model_types())}"
         )
     if getattr(config, "add_cross_attention", False):
-        raise ValueError(f"pruning supports encoder-only {model_type} models; set add_cross_attention=False")
+        raise UserInputError(f"pruning supports encoder-only {model_type} models; set add_cross_attention=False")
     return adapter
