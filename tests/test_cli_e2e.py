@@ -30,6 +30,7 @@ def write_recipe(root: Path, **changes) -> Path:
                 "type": "distill",
                 "teacher_cache": True,
                 "augment": {"n_variants": 1},
+                "control": False,  # the control row has its own test (test_control_row.py)
                 "training": {"num_train_epochs": 3},
             },
         ],

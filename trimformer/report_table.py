@@ -338,6 +338,45 @@ def notes(report: dict[str, Any]) -> list[str]:
     noise = noise_note(report)
     if noise:
         out.append(noise)
+    out += control_verdicts(report)
+    return out
+
+
+def control_verdicts(report: dict[str, Any]) -> list[str]:
+    """What distillation bought, stated against its control row (the same student trained on labels alone for
+    the same optimizer steps): a distilled student that does not beat its control, or a teacher that does not,
+    is flagged, never presented as a win. "Beats" means by more than the sampling noise when it is known."""
+    metric = main_metric(report)
+    better = 1.0 if metric not in LOWER_IS_BETTER else -1.0
+    models = {m.get("name"): m for m in report.get("models") or []}
+    teacher = teacher_of(report)
+    noise = accuracy_noise_points(report) or 0.0
+    out = []
+    for control in (m for m in report.get("models") or [] if m.get("role") == "control"):
+        student = models.get((control.get("info") or {}).get("control_of"))
+        c, d = metric_value(control, metric), metric_value(student or {}, metric)
+        if student is None or c is None or d is None:
+            continue
+        scale = metric_scale(metric, c, d)
+        gain = (d - c) * scale * better
+        name, unit = student.get("name"), " points" if scale == 100.0 else ""
+        if gain > noise:
+            out.append(
+                f"{name} beats its control {control.get('name')} (same student, labels only, same steps) by "
+                f"{gain:+.2f}{unit}: that is what distillation bought."
+            )
+        else:
+            why = "did not beat" if gain <= 0 else "is within noise of"
+            out.append(
+                f"{FLAG} {name} {why} its control {control.get('name')} (same student, labels only, same steps): "
+                f"{gain:+.2f}{unit}; distillation bought nothing measurable here."
+            )
+        t = metric_value(teacher or {}, metric)
+        if t is not None and (t - c) * scale * better <= noise:
+            out.append(
+                f"{FLAG} the teacher ({t * scale:.2f}) does not beat that control ({c * scale:.2f}) either: train the "
+                "teacher longer (to convergence on validation) or use a stronger one before distilling."
+            )
     return out
 
 

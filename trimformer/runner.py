@@ -188,6 +188,21 @@ def run(loaded: LoadedRecipe, overwrite: bool = False) -> dict[str, Any]:
             record["budget"] = budget_record(
                 record, teacher_entry, report["main_metric"], stage.max_drop, recipe.budget
             )
+        for key, extra in result.extras.items():
+            extra_dir = out / f"{name}-{key}"
+            save_stage(extra.model, extra.tokenizer, extra_dir)
+            measured = measure_saved(state, extra_dir)
+            report["models"].append(
+                {
+                    "name": f"{name}-{key}",
+                    "role": extra.role,
+                    "stage_type": entry["type"],
+                    "input": stage_input,
+                    "path": str(extra_dir),
+                    "info": extra.info,
+                    **measured,
+                }
+            )
         write_json_atomic(out / REPORT, report)
         enforce_budget(record, report["main_metric"], recipe.budget)  # after the report is safely written
     wait_for_everyone()

@@ -79,12 +79,16 @@ class StageConfig(BaseModel):
 
 @dataclass
 class StageResult:
-    """What a stage made. `role` "teacher": the run's teacher is replaced (e.g. finetune of the teacher)."""
+    """What a stage made. `role` "teacher": the run's teacher is replaced (e.g. finetune of the teacher);
+    "control": a reference row only (see `extras`)."""
 
     model: Any
     tokenizer: Any
     role: str = "student"
     info: dict[str, Any] = field(default_factory=dict)
+    # Side results saved and measured next to this one but not carried on, e.g. {"control": ...}: the runner
+    # writes them to OUTPUT/<stage>-<key>/ with their own role.
+    extras: dict[str, StageResult] = field(default_factory=dict)
 
 
 StageFn = Callable[[Any, "RunState"], StageResult]

@@ -3,6 +3,7 @@ over teacher-labelled augmented variants and unlabelled text."""
 
 from __future__ import annotations
 
+import copy
 from typing import Annotated, Any, Literal
 
 import datasets
@@ -10,7 +11,7 @@ from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, fie
 
 from trimformer import data as data_mod
 from trimformer.artefact.capabilities import TEACHER_READS_IDS, TRAINS_FULL, Effect
-from trimformer.distill.augment import KINDS, augment_texts
+from trimformer.distill.augment import DEFAULT_KINDS, augment_texts
 from trimformer.distill.student import random_student, student_from_teacher_layers
 from trimformer.loading import resolve_path
 from trimformer.stages.base import Options, RunState, StageConfig, StageResult, register_stage
@@ -21,7 +22,9 @@ LayerPairs = Annotated[list[tuple[NonNegativeInt, NonNegativeInt]], Field(min_le
 
 class AugmentSection(Options):
     n_variants: int = Field(3, ge=1, le=32, description="Teacher-labelled variants per training example")
-    kinds: list[Literal["dropout", "span", "swap"]] = Field(default_factory=lambda: list(KINDS), min_length=1)
+    kinds: list[Literal["dropout", "span", "swap", "replace", "mix"]] = Field(
+        default_factory=lambda: list(DEFAULT_KINDS), min_length=1, description="Cycled through per variant"
+    )
 
 
 class DistillStage(StageConfig):
@@ -34,6 +37,11 @@ class DistillStage(StageConfig):
     alpha_attention: NonNegativeFloat = 0.0
     teacher_cache: bool = Field(False, description="Run the teacher once over the training data, reuse its logits")
     augment: AugmentSection | None = None
+    control: bool = Field(
+        True,
+        description="Also train the same starting student on labels alone for the same number of optimizer "
+        "steps: the report's control row, which shows what distillation bought (or that it did not)",
+    )
 
     def effect(self, task: str) -> Effect:
         return Effect(TRAINS_FULL.requires | {TEACHER_READS_IDS})
@@ -131,7 +139,9 @@ def extra_training_text(cfg: DistillStage, state: RunState) -> datasets.Dataset 
     s = d.settings
     pieces: list[dict[str, list]] = []
     if cfg.augment is not None:
-        variants, sources = augment_texts(d.raw_train[s.text_column], cfg.augment.n_variants, cfg.augment.kinds)
+        variants, sources = augment_texts(
+            d.raw_train[s.text_column], cfg.augment.n_variants, cfg.augment.kinds, seed=state.seed
+        )
         rows = {s.text_column: variants}
         if s.text_pair_column:
             pairs = d.raw_train[s.text_pair_column]
@@ -155,6 +165,7 @@ def extra_training_text(cfg: DistillStage, state: RunState) -> datasets.Dataset 
 @register_stage("distill", DistillStage)
 def run_distill(cfg: DistillStage, state: RunState) -> StageResult:
     student = state.student()
+    start = copy.deepcopy(student) if cfg.control else None
     train = training_view(state, state.teacher, teacher_tokenizer=state.teacher_tokenizer).train
     extra = extra_training_text(cfg, state)
     if extra is not None:
@@ -171,4 +182,15 @@ def run_distill(cfg: DistillStage, state: RunState) -> StageResult:
     )
     if extra is not None:
         info["extra_examples"] = len(extra)
-    return StageResult(model.eval(), state.tokenizer, info=info)
+    result = StageResult(model.eval(), state.tokenizer, info=info)
+    if start is not None:
+        result.extras["control"] = control_row(cfg, state, start, info["training"]["optimizer_steps"])
+    return result
+
+
+def control_row(cfg: DistillStage, state: RunState, student: Any, steps: int) -> StageResult:
+    """The same starting student trained on labels alone, same optimizer steps and settings, no teacher."""
+    budget = cfg.model_copy(update={"training": {**cfg.training, "max_steps": max(1, steps)}})
+    model, info = train_student(state, student, None, budget, f"{state.stage}-control")
+    info["control_of"] = state.stage
+    return StageResult(model.eval(), state.tokenizer, role="control", info=info)
