@@ -98,9 +98,12 @@ def save_stage(model: Any, tokenizer: Any, out_dir: Path) -> None:
         tmp.rename(out_dir)
 
 
-def measure_saved(state: RunState, path: Path | str, model: Any = None, teacher_side: bool = False) -> dict:
+def measure_saved(
+    state: RunState, path: Path | str, model: Any = None, teacher_side: bool = False, saved_from: Any = None
+) -> dict:
     """Reload the artefact the way a user would (unless `model` is given) and measure it on the
-    eval set tokenized by the artefact's own tokenizer."""
+    eval set tokenized by the artefact's own tokenizer. With `saved_from` (the in-memory model that was
+    saved), also record the largest logit difference between it and the reload."""
     if model is None:
         model = load_model(str(path), state.task.auto_class)
     try:
@@ -113,7 +116,14 @@ def measure_saved(state: RunState, path: Path | str, model: Any = None, teacher_
     local = Path(str(path)).exists()
     # Metrics, params and sizes now; latency for every model together after the stages (`time_run`).
     artefact = path if local else None
-    return measure(model, state.task, evaluation, collator, artefact=artefact, max_length=settings.max_length)
+    entry = measure(model, state.task, evaluation, collator, artefact=artefact, max_length=settings.max_length)
+    if saved_from is not None and len(evaluation):
+        from trimformer.artefact.verify import max_logit_difference
+
+        rows = [evaluation[i] for i in range(min(16, len(evaluation)))]
+        batch = {k: v for k, v in collator(rows).items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+        entry["reload_max_diff"] = max_logit_difference(saved_from, model, batch)
+    return entry
 
 
 def publish(out: Path, loaded: LoadedRecipe) -> None:
@@ -172,7 +182,7 @@ def run(loaded: LoadedRecipe, overwrite: bool = False) -> dict[str, Any]:
             continue
         stage_dir = out / name
         save_stage(result.model, result.tokenizer, stage_dir)
-        measured = measure_saved(state, stage_dir, teacher_side=is_teacher)
+        measured = measure_saved(state, stage_dir, teacher_side=is_teacher, saved_from=result.model)
         record = {
             "name": "teacher" if is_teacher else name,
             "role": "teacher" if is_teacher else "stage",
@@ -191,7 +201,7 @@ def run(loaded: LoadedRecipe, overwrite: bool = False) -> dict[str, Any]:
         for key, extra in result.extras.items():
             extra_dir = out / f"{name}-{key}"
             save_stage(extra.model, extra.tokenizer, extra_dir)
-            measured = measure_saved(state, extra_dir)
+            measured = measure_saved(state, extra_dir, saved_from=extra.model)
             report["models"].append(
                 {
                     "name": f"{name}-{key}",
