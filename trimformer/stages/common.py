@@ -43,6 +43,8 @@ def train_student(
     *,
     tokenizer: Any = None,
     teacher_tokenizer: Any = None,
+    eval_dataset: datasets.Dataset | None = None,
+    extra_args: dict[str, Any] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Train `student` (distilling from `teacher` when given) with the recipe's training settings
     overlaid by the stage's; returns the trained, unwrapped model and facts for the report (loss history,
@@ -52,7 +54,9 @@ def train_student(
     Each model reads the ids of its own tokenizer: `tokenizer` is the trained model's (default: the
     student's), `teacher_tokenizer` the teacher's (required with a teacher). When they differ the
     batches carry the teacher's ids as `teacher_*` columns (`trimformer.data.teacher_needs_own_ids`).
-    `train_dataset`, when given, must have been tokenized by `training_view(...)` for the same pair."""
+    `train_dataset` / `eval_dataset`, when given, must have been tokenized by `training_view(...)` for the same
+    pair (e.g. a validation slice carved from training for early stopping). `extra_args` go to TrainingArguments
+    over everything else."""
     from trimformer.trainer import DistillationTrainer  # lazy: keeps `trimformer validate` fast
 
     view = training_view(state, teacher, tokenizer=tokenizer, teacher_tokenizer=teacher_tokenizer)
@@ -60,7 +64,7 @@ def train_student(
     if teacher is None:
         loss.update(alpha_task=1.0, alpha_kd=0.0, alpha_hidden=0.0, alpha_attention=0.0, teacher_cache=False)
     work_dir = state.output_dir / ".work" / stage_name
-    kwargs = {**TRAINING_DEFAULTS, **state.training_args(stage_cfg.training, work_dir, **loss)}
+    kwargs = {**TRAINING_DEFAULTS, **state.training_args(stage_cfg.training, work_dir, **loss), **(extra_args or {})}
     if kwargs.get("teacher_cache"):
         kwargs.setdefault("teacher_cache_dir", str(state.output_dir / ".teacher_cache"))
     args = DistillationConfig(**kwargs)
@@ -69,7 +73,7 @@ def train_student(
         teacher_model=teacher,
         args=args,
         train_dataset=train_dataset if train_dataset is not None else view.train,
-        eval_dataset=view.eval,
+        eval_dataset=eval_dataset if eval_dataset is not None else view.eval,
         data_collator=view.collator,
         processing_class=view.tokenizer,
         compute_metrics=metrics_fn(state),
