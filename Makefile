@@ -1,5 +1,5 @@
-# make demo | make test | make test-slow | make quality | make bench
-.PHONY: setup demo test test-slow quality bench
+# make demo | make full-demo | make test | make test-slow | make quality | make bench
+.PHONY: setup demo full-demo test test-slow quality bench
 
 VENV := .venv/bin
 export HF_HUB_OFFLINE ?= 1
@@ -10,6 +10,10 @@ setup:
 
 demo: setup
 	$(VENV)/trimformer run demo --overwrite
+
+full-demo: setup
+	PYTHON=$(VENV)/python bash scripts/fetch_mpnet.sh
+	$(VENV)/trimformer run full-demo --overwrite
 
 test: setup
 	$(VENV)/python -m pytest tests

@@ -9,7 +9,7 @@ import json
 import tiny
 from test_cli_e2e import write_recipe
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
-from transformers import BertTokenizerFast
+from transformers import AutoTokenizer, BertTokenizerFast
 
 from trimformer import data as D
 from trimformer.cli import main
@@ -71,3 +71,30 @@ def test_finetuned_teacher_with_its_own_tokenizer_learns(tiny_run, capsys):
     assert accuracy["teacher"] > 0.9
     # ... and the student learns it from the teacher's logits alone (no labels), each reading its own ids.
     assert accuracy["distill"] > 0.9
+
+
+def test_student_cut_from_another_model_reads_its_own_tokenizer(tiny_run):
+    # "layers [0, 2] of model X": X has its own vocabulary order; the teacher keeps reading its own ids.
+    other = tiny.tiny_bert(2, layers=4, hidden=64)
+    other.save_pretrained(tiny_run / "other")
+    reversed_tokenizer().save_pretrained(tiny_run / "other")
+    recipe = write_recipe(
+        tiny_run,
+        student={"init": "layers", "model": str(tiny_run / "other"), "layers": [0, 2]},
+        stages=[
+            {"type": "finetune", "training": {"num_train_epochs": 3}},
+            {
+                "type": "distill",
+                "alpha_task": 0.5,
+                "alpha_kd": 0.5,
+                "control": False,
+                "training": {"num_train_epochs": 8, "learning_rate": 5e-3},
+            },
+        ],
+    )
+    assert main(["run", str(recipe)]) == 0
+    report = json.loads((tiny_run / "out" / "report.json").read_text())
+    accuracy = {m["name"]: m["metrics"]["accuracy"] for m in report["models"]}
+    assert accuracy["teacher"] > 0.9 and accuracy["distill"] > 0.9
+    saved = AutoTokenizer.from_pretrained(tiny_run / "out" / "distill")
+    assert saved.get_vocab() == reversed_tokenizer().get_vocab()  # the student kept X's tokenizer

@@ -265,7 +265,18 @@ def _artefact_capabilities(ref: str) -> frozenset[str]:
 
 
 def _check_files(loaded: LoadedRecipe, types: list[str]) -> None:
-    """Everything that needs a file but no model weights (see the module docstring)."""
+    """Everything that needs a file but no model weights (see the module docstring). A missing file of a
+    recipe that says how it is made (`prerequisite:`) gets that sentence too."""
+    try:
+        _check_files_inner(loaded, types)
+    except UserInputError as exc:
+        need = loaded.recipe.prerequisite
+        if need and "not found" in str(exc):
+            raise UserInputError(f"{exc}; this recipe needs: {need}") from None
+        raise
+
+
+def _check_files_inner(loaded: LoadedRecipe, types: list[str]) -> None:
     r = loaded.recipe
     prerequisites.check_output_dir(r.output_dir)
     facts = None

@@ -340,7 +340,7 @@ def check_stage_shapes(stages: list[Any], types: list[str], teacher: ModelFacts 
 
 def check_stage_support(recipe: Any, stages: list[Any], types: list[str], teacher: Any, student: Any) -> None:
     """What a technique supports, read from the config and tokenizer the student will have."""
-    source = student if recipe.student.init == "pretrained" else teacher
+    source = student if recipe.student.model and recipe.student.init in ("pretrained", "layers") else teacher
     if source is None:
         return
     model_type = source.get("model_type")

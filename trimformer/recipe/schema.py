@@ -165,6 +165,11 @@ class Recipe(Section):
         False,
         description="Run Python code shipped with a Hub model (config auto_map). Off unless you trust its author",
     )
+    prerequisite: str | None = Field(
+        None,
+        description="How to make the local files this recipe reads when they are missing, e.g. 'run `trimformer "
+        "run demo` first'; validate adds it to a file-not-found error",
+    )
     data: DataSection
     teacher: TeacherSection
     student: StudentSection = Field(default_factory=lambda: StudentSection(init="layers", num_layers=3))

@@ -140,13 +140,6 @@ class LoraStage(TechniqueStage, LoraAdapterConfig):
     def kind(self, stage_type: str) -> str:
         return "qlora" if self.qlora else "lora"
 
-    @field_validator("loss")
-    @classmethod
-    def _loss_fields(cls, value: dict[str, Any]) -> dict[str, Any]:
-        from trimformer.recipe.training import check_loss  # lazy: trimformer.recipe imports the stages
-
-        return check_loss(value)
-
 
 @register_stage("lora", LoraStage)
 def run_lora(cfg: LoraStage, state: RunState) -> StageResult:
