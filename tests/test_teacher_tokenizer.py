@@ -8,7 +8,6 @@ import json
 
 import tiny
 from test_cli_e2e import write_recipe
-from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
 from transformers import AutoTokenizer, BertTokenizerFast
 
 from trimformer import data as D
@@ -16,25 +15,7 @@ from trimformer.cli import main
 
 
 def reversed_tokenizer() -> BertTokenizerFast:
-    words = tiny.POSITIVE + tiny.NEGATIVE + tiny.FILLER + ["extra", "unused"]
-    vocab = {tok: i for i, tok in enumerate(tiny.SPECIALS + words[::-1])}
-    tok = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]",
-        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
-    )
-    return BertTokenizerFast(
-        tokenizer_object=tok,
-        unk_token="[UNK]",
-        pad_token="[PAD]",
-        cls_token="[CLS]",
-        sep_token="[SEP]",
-        mask_token="[MASK]",
-        model_max_length=64,
-    )
+    return tiny.make_tokenizer(reverse=True)
 
 
 def test_the_one_rule():

@@ -15,8 +15,11 @@ FILLER = ["the", "movie", "film", "was", "a", "plot", "story", "actors", "and", 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
-def make_tokenizer(directory: Path | None = None) -> BertTokenizerFast:
-    vocab = {tok: i for i, tok in enumerate(SPECIALS + POSITIVE + NEGATIVE + FILLER + ["extra", "unused"])}
+def make_tokenizer(directory: Path | None = None, reverse: bool = False) -> BertTokenizerFast:
+    """A WordPiece tokenizer over the tiny vocabulary; `reverse` lists the words in the opposite order, so the
+    same text gets other ids (a model with "its own tokenizer")."""
+    words = POSITIVE + NEGATIVE + FILLER + ["extra", "unused"]
+    vocab = {tok: i for i, tok in enumerate(SPECIALS + (words[::-1] if reverse else words))}
     tok = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
