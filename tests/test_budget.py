@@ -30,7 +30,7 @@ def weak_student_recipe(root, budget):
         "training": {"per_device_train_batch_size": 16, "learning_rate": 2e-3},
         "stages": [
             {"type": "finetune", "training": {"num_train_epochs": 4}},
-            {"type": "distill", "training": {"max_steps": 1, "learning_rate": 1e-6}},
+            {"type": "distill", "control": False, "training": {"max_steps": 1, "learning_rate": 1e-6}},
         ],
         "measure": {"repeats": 1, "threads": 1, "batch_sizes": [1]},
         "budget": budget,

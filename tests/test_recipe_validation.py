@@ -124,6 +124,8 @@ def test_builtin_recipes_validate_offline():
     # demo-compress starts from the demo's outputs: its schema validates anywhere, its files after the demo.
     assert [type(s).__name__ for s in load_recipe("demo-compress", check_files=False).stages] == [
         "PruneHeadsStage",
+        "PruneFFNStage",
         "PruneVocabStage",
+        "LowRankStage",
         "QuantizeStage",
     ]

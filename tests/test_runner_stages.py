@@ -19,7 +19,7 @@ def run(root, stages):
         "training": {"per_device_train_batch_size": 16, "learning_rate": 2e-3, "logging_steps": 5},
         "stages": [
             {"type": "finetune", "training": {"num_train_epochs": 3}},
-            {"type": "distill", "training": {"num_train_epochs": 3}},
+            {"type": "distill", "control": False, "training": {"num_train_epochs": 3}},
             *stages,
         ],
         "measure": {"repeats": 1, "threads": 1},

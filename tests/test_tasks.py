@@ -33,7 +33,7 @@ def run_recipe(root, task, data_file, teacher, **data):
         "training": {"per_device_train_batch_size": 16, "learning_rate": 2e-3, "logging_steps": 5},
         "stages": [
             {"type": "finetune", "training": {"num_train_epochs": 4}},
-            {"type": "distill", "training": {"num_train_epochs": 4}},
+            {"type": "distill", "control": False, "training": {"num_train_epochs": 4}},
         ],
         "measure": {"repeats": 1, "threads": 1, "batch_sizes": [1]},
     }

@@ -41,6 +41,7 @@ def test_finetuned_teacher_with_its_own_tokenizer_learns(tiny_run, capsys):
                 "alpha_task": 0.0,
                 "alpha_kd": 1.0,
                 "temperature": 1.0,
+                "control": False,
                 "training": {"num_train_epochs": 8, "learning_rate": 5e-3},
             },
         ],

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from trimformer.errors import UserInputError
 from trimformer.loading import PACKAGE_PREFIX
 from trimformer.report_table import (
     FRACTION_METRICS,
@@ -47,7 +48,7 @@ _DATA_FILE = re.compile(r"\.(csv|tsv|json|jsonl|parquet|arrow|txt|bz2|gz|xz|zip)
 _SECRET_KEYS = re.compile(r"token|secret|password|api_key", re.IGNORECASE)
 
 
-class CardError(ValueError):
+class CardError(UserInputError):
     """A report that cannot be turned into a card; the message names the field and the fix."""
 
 

@@ -11,8 +11,6 @@
 
 from __future__ import annotations
 
-import sys
-
 EXIT_INTERNAL = 1
 EXIT_BAD_INPUT = 2
 EXIT_BUDGET = 3
@@ -37,24 +35,8 @@ class TrainingDiverged(RuntimeError):
     exit_code = EXIT_DIVERGED
 
 
-# User-facing errors defined before UserInputError existed, in modules this one must not import (they pull in
-# torch/transformers). Until they subclass UserInputError they are recognised by module and name; a class can
-# only be raised once its module is imported, so looking in sys.modules is enough.
-_LEGACY_USER_ERRORS = (
-    ("trimformer.loading", "ModelReferenceError"),
-    ("trimformer.card", "CardError"),
-    ("trimformer.runner", "OutputExistsError"),
-)
-
-
 def is_user_error(exc: BaseException) -> bool:
-    if isinstance(exc, UserInputError):
-        return True
-    for module_name, class_name in _LEGACY_USER_ERRORS:
-        cls = getattr(sys.modules.get(module_name), class_name, None)
-        if isinstance(cls, type) and isinstance(exc, cls):
-            return True
-    return False
+    return isinstance(exc, UserInputError)
 
 
 def one_line(exc: BaseException) -> str:

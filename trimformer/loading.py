@@ -9,19 +9,23 @@ a transform log in `config.trimformer` (see `trimformer.artefact`); `load_model`
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 from typing import Any
+
+from trimformer.errors import UserInputError
 
 PACKAGE_PREFIX = "package:"
 
 
-class ModelReferenceError(ValueError):
+class ModelReferenceError(UserInputError):
     """A model or file reference that does not resolve; the message says how to fix it."""
 
 
-def resolve_path(ref: str) -> str:
+def resolve_path(ref: str | os.PathLike) -> str:
     """Turn `package:MODULE/sub/path` into a filesystem path; other references pass through
     (local paths are expanded, Hub ids are returned unchanged for `from_pretrained`)."""
+    ref = os.fspath(ref)
     if ref.startswith(PACKAGE_PREFIX):
         module, _, sub = ref[len(PACKAGE_PREFIX) :].partition("/")
         spec = importlib.util.find_spec(module) if module.isidentifier() else None

@@ -17,6 +17,7 @@ from trimformer import data as data_mod
 from trimformer.artefact.io import save_artefact
 from trimformer.budget import budget_record, enforce_budget
 from trimformer.distributed import is_main_process, wait_for_everyone
+from trimformer.errors import UserInputError
 from trimformer.loading import load_model, resolve_path
 from trimformer.measure import measure, time_run
 from trimformer.recipe.load import LoadedRecipe
@@ -26,7 +27,7 @@ from trimformer.stages.base import RunState
 REPORT = "report.json"
 
 
-class OutputExistsError(ValueError):
+class OutputExistsError(UserInputError):
     pass
 
 

@@ -153,7 +153,12 @@ class RunState:
         return self.model
 
     def apply(self, result: StageResult) -> None:
-        """What the runner does with a stage's result: the student (or teacher) and its tokenizer move on."""
+        """What the runner does with a stage's result: the student (or teacher) and its tokenizer move on.
+
+        A finished stage hands on an inference model: train mode left behind by a Trainer would make the next
+        stage (and any logits compared with a reload) differ, e.g. bnb int8 takes its training matmul path."""
+        if hasattr(result.model, "eval"):
+            result.model.eval()
         if result.role == "teacher":
             self.teacher, self.teacher_tokenizer = result.model, result.tokenizer
         else:
