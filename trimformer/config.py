@@ -41,6 +41,10 @@ class DistillationConfig(TrainingArguments):
     )
 
     def __post_init__(self) -> None:
+        from trimformer.distributed import needs_cpu_backend
+
+        if needs_cpu_backend():
+            self.use_cpu = True  # gloo DDP: each process trains on its shard (see trimformer.distributed)
         super().__post_init__()
         for name in ("alpha_task", "alpha_kd", "alpha_hidden", "alpha_attention"):
             if getattr(self, name) < 0:
