@@ -21,7 +21,14 @@ from trimformer.compress import Calibration, compress_
 from trimformer.config import DistillationConfig
 from trimformer.distill.layer_map import build_layer_map
 from trimformer.distill.losses import attention_loss, hidden_state_loss, kd_loss, regression_kd_loss, task_loss
-from trimformer.distill.teacher_cache import TeacherLogitCache, cache_key, model_fingerprint
+from trimformer.distill.teacher_cache import (
+    TeacherLogitCache,
+    cache_key,
+    check_cacheable,
+    content_fingerprint,
+    example_shape,
+    model_fingerprint,
+)
 from trimformer.loading import resolve_path
 from trimformer.nan_guard import check_loss_terms
 
@@ -141,22 +148,58 @@ class DistillationTrainer(Trainer):
         return super().train(*args, **kwargs)
 
     def _build_cache(self) -> TeacherLogitCache:
+        """Each process runs the teacher over its own share of the training set; the shares are gathered so
+        every process holds all the logits, and the main process writes the file a later run reuses."""
         dataset = self.train_dataset
         if "example_id" not in dataset.column_names:
             raise ValueError("teacher_cache needs an 'example_id' column in train_dataset (trimformer.data adds it)")
-        loader = DataLoader(dataset, batch_size=self.args.per_device_eval_batch_size, collate_fn=self.data_collator)
-        fingerprint = getattr(dataset, "_fingerprint", None) or str(len(dataset))
+        task = self._task_name()
+        check_cacheable(task, getattr(self.processing_class, "padding_side", "right"))
+        teacher = self.accelerator.unwrap_model(self.teacher)
+        shape = example_shape(task, int(getattr(teacher.config, "num_labels", 1) or 1), dataset)
         max_length = getattr(self.processing_class, "model_max_length", None)
-        key = cache_key(fingerprint, model_fingerprint(self.accelerator.unwrap_model(self.teacher)), max_length)
+        precision = "bf16" if self.args.bf16 else "fp16" if self.args.fp16 else str(self.args.teacher_dtype or "fp32")
+        key = cache_key(content_fingerprint(dataset), model_fingerprint(teacher), max_length, precision)
         cache_dir = Path(self.args.teacher_cache_dir or Path(self.args.output_dir) / ".teacher_cache")
-        # Every process computes the same cache; only the main one writes the file.
-        path = cache_dir / f"logits-{key}.safetensors" if self.accelerator.is_main_process else None
+        path = cache_dir / f"logits-{key}.safetensors"
+        world, rank = self.accelerator.num_processes, self.accelerator.process_index
+        share = dataset.shard(num_shards=world, index=rank, contiguous=True) if world > 1 else dataset
+        loader = DataLoader(share, batch_size=self.args.per_device_eval_batch_size, collate_fn=self.data_collator)
         num = int(max(dataset["example_id"])) + 1
 
         def run(batch):
-            return self._teacher_forward(batch, want_hidden=False, want_attn=False).logits
+            # The same autocast as training, so cached and live teacher logits are one computation.
+            with self.autocast_smart_context_manager(), self.accelerator.autocast():
+                return self._teacher_forward(batch, want_hidden=False, want_attn=False).logits
 
-        return TeacherLogitCache.build(run, loader, num, path, show_progress=self.accelerator.is_main_process)
+        cache = TeacherLogitCache.build(
+            run,
+            loader,
+            num,
+            shape,
+            path,
+            show_progress=self.accelerator.is_main_process,
+            gather=self._gather_rows if world > 1 else None,
+            write=self.accelerator.is_main_process,
+        )
+        self.accelerator.wait_for_everyone()  # the file is complete before any process goes on
+        return cache
+
+    def _task_name(self) -> str | None:
+        task = getattr(getattr(self.data_collator, "task", None), "name", None)
+        if task is None and self.teacher is not None:
+            name = type(self.accelerator.unwrap_model(self.teacher)).__name__
+            task = "masked-lm" if "MaskedLM" in name else "token-classification" if "TokenClass" in name else None
+        return task
+
+    def _gather_rows(self, ids: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every process's (example ids, logits), joined; shares may differ in length by one."""
+        device = self.args.device
+        ids = self.accelerator.pad_across_processes(ids.to(device), dim=0, pad_index=-1)
+        rows = self.accelerator.pad_across_processes(rows.to(device), dim=0)
+        ids, rows = self.accelerator.gather(ids).cpu(), self.accelerator.gather(rows).cpu()
+        keep = ids >= 0
+        return ids[keep], rows[keep]
 
     # -- the loss ------------------------------------------------------------------------------
     def _split_inputs(self, inputs: dict) -> tuple[dict, dict]:
@@ -205,7 +248,8 @@ class DistillationTrainer(Trainer):
         if self.teacher is not None and (args.alpha_kd > 0 or want_hidden or want_attn):
             teacher_logits, teacher_out = None, None
             if self._cache is not None and example_ids is not None and not (want_hidden or want_attn):
-                teacher_logits = self._cache.lookup(example_ids).to(logits.device)
+                length = logits.shape[1] if logits.dim() == 3 else None
+                teacher_logits = self._cache.lookup(example_ids, length).to(logits.device)
             else:
                 teacher_out = self._teacher_forward(inputs, want_hidden, want_attn)
                 teacher_logits = teacher_out.logits

@@ -1,20 +1,32 @@
 """Teacher-logit cache: run the teacher once over the training set, reuse its logits afterwards.
 
 Keyed by example (the `example_id` column), never by batch position: shuffling, length grouping and
-multi-process sharding all reorder batches. The file name is a hash of the data fingerprint, the
-teacher's weights and the max length, so changing any of them recomputes instead of reusing stale
-logits.
+multi-process sharding all reorder batches. The file name is a hash of the examples' token ids (content,
+not the dataset's length), the teacher's weights, the precision and the max length, so changing any of
+them recomputes instead of reusing stale logits.
+
+Buffers are sized from what the task says, not from the first batch: (examples, labels) for a sentence,
+(examples, longest sequence, labels) for token classification (batches are padded to their own longest,
+so a later batch may be longer than the first). Masked LM cannot be cached: the collator draws a new mask
+every step, so logits computed once would belong to another mask than the student sees.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm.auto import tqdm
+
+from trimformer.errors import UserInputError
+
+# The columns that decide what the teacher sees (the teacher's own ids when it tokenizes for itself).
+ID_COLUMNS = ("input_ids", "token_type_ids", "teacher_input_ids", "teacher_token_type_ids")
 
 
 def model_fingerprint(model: nn.Module) -> str:
@@ -27,8 +39,42 @@ def model_fingerprint(model: nn.Module) -> str:
     return h.hexdigest()[:16]
 
 
-def cache_key(data_fingerprint: str, teacher_fp: str, max_length: int | None) -> str:
-    return hashlib.sha256(f"{data_fingerprint}|{teacher_fp}|{max_length}".encode()).hexdigest()[:20]
+def content_fingerprint(dataset) -> str:
+    """A hash of every example's id and token ids: two datasets of the same length but other text differ."""
+    columns = ["example_id", *(c for c in ID_COLUMNS if c in dataset.column_names)]
+    h = hashlib.sha256("|".join(columns).encode())
+    for batch in dataset.select_columns(columns).iter(batch_size=1024):
+        for row in zip(*(batch[c] for c in columns)):
+            for value in row:
+                ids = np.asarray(value, dtype=np.int64).ravel()
+                h.update(len(ids).to_bytes(4, "little") + ids.tobytes())
+    return h.hexdigest()[:20]
+
+
+def cache_key(data_fingerprint: str, teacher_fp: str, max_length: int | None, precision: str = "fp32") -> str:
+    return hashlib.sha256(f"{data_fingerprint}|{teacher_fp}|{max_length}|{precision}".encode()).hexdigest()[:20]
+
+
+def check_cacheable(task: str | None, padding_side: str | None = "right") -> None:
+    """Refuse, in one line, the tasks whose teacher outputs cannot be computed once and looked up later."""
+    if task == "masked-lm":
+        raise UserInputError(
+            "teacher_cache: masked-lm draws a new mask every step, so cached teacher logits would be for another "
+            "mask than the student sees; set teacher_cache: false"
+        )
+    if task == "token-classification" and padding_side == "left":
+        raise UserInputError(
+            "teacher_cache: token-classification logits are looked up by position, which needs right padding; "
+            "set teacher_cache: false or a tokenizer with padding_side right"
+        )
+
+
+def example_shape(task: str | None, num_labels: int, dataset) -> tuple[int, ...]:
+    """One example's logits: (labels,) for a sentence, (longest sequence in the data, labels) per token."""
+    if task == "token-classification":
+        longest = max((len(ids) for ids in dataset["input_ids"]), default=0)
+        return (longest, num_labels)
+    return (num_labels,)
 
 
 class TeacherLogitCache:
@@ -36,36 +82,53 @@ class TeacherLogitCache:
         self.logits = logits
         self.filled = filled
 
-    def lookup(self, example_ids: torch.Tensor) -> torch.Tensor:
+    def lookup(self, example_ids: torch.Tensor, length: int | None = None) -> torch.Tensor:
+        """The cached logits of these examples; per-token logits cut to the batch's padded `length`."""
         ids = example_ids.long().cpu()
         if not bool(self.filled[ids].all()):
             raise KeyError("teacher cache has no logits for some example_id; the cache is stale")
-        return self.logits[ids]
+        out = self.logits[ids]
+        if out.dim() == 3 and length is not None:
+            out = out[:, :length]
+        return out
 
     @classmethod
     def build(
         cls,
-        run_teacher,  # callable(batch) -> logits tensor
+        run_teacher: Callable[[dict], torch.Tensor],
         dataloader,
         num_examples: int,
+        shape: tuple[int, ...],
         path: Path | None = None,
         show_progress: bool = True,
+        gather: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None,
+        write: bool = True,
     ) -> TeacherLogitCache:
+        """Run the teacher over `dataloader` (this process's share); `gather` joins every process's rows so
+        each holds the whole cache; the file at `path` is reused when it exists and written when `write`."""
         if path is not None and path.exists():
             stored = load_file(str(path))
             return cls(stored["logits"], stored["filled"].bool())
-        logits: torch.Tensor | None = None
-        filled = torch.zeros(num_examples, dtype=torch.bool)
+        rows: list[torch.Tensor] = []
+        ids: list[torch.Tensor] = []
         for batch in tqdm(dataloader, desc="teacher cache", disable=not show_progress):
             out = run_teacher(batch).detach().float().cpu()
-            if logits is None:
-                logits = torch.zeros((num_examples, *out.shape[1:]), dtype=torch.float32)
-            ids = batch["example_id"].long().cpu()
-            logits[ids] = out
-            filled[ids] = True
-        if logits is None:
+            if tuple(out.shape[2:]) != tuple(shape[1:]) or out.shape[1] > shape[0]:
+                raise ValueError(f"internal: teacher logits {tuple(out.shape)} do not fit the cache's {shape}")
+            if out.dim() == 3:  # per token: pad to the longest sequence in the data
+                out = torch.nn.functional.pad(out, (0, 0, 0, shape[0] - out.shape[1]))
+            rows.append(out)
+            ids.append(batch["example_id"].long().cpu())
+        local_ids = torch.cat(ids) if ids else torch.zeros(0, dtype=torch.long)
+        local = torch.cat(rows) if rows else torch.zeros((0, *shape))
+        all_ids, all_rows = gather(local_ids, local) if gather is not None else (local_ids, local)
+        if len(all_ids) == 0:
             raise ValueError("teacher cache: the training set is empty")
-        if path is not None:
+        logits = torch.zeros((num_examples, *shape), dtype=torch.float32)
+        filled = torch.zeros(num_examples, dtype=torch.bool)
+        logits[all_ids] = all_rows
+        filled[all_ids] = True
+        if path is not None and write:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
             save_file({"logits": logits, "filled": filled.to(torch.uint8)}, str(tmp))

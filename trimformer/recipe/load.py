@@ -211,6 +211,7 @@ def _validate(raw: Any, source: str, check_files: bool) -> LoadedRecipe:
     check_stage_order(recipe, stages, raw["stages"], source, check_files)
     prerequisites.check_names(loaded.stage_dir_names())
     prerequisites.check_tokenizer_option(recipe)
+    prerequisites.check_teacher_cache(recipe, stages)
     try:
         from trimformer.hub.section import parse_hub_section
 

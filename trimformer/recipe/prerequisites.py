@@ -34,6 +34,16 @@ def check_tokenizer_option(recipe: Any) -> None:
         )
 
 
+def check_teacher_cache(recipe: Any, stages: list[Any]) -> None:
+    """Masked LM draws a new mask each step: logits cached once would be for another mask (teacher_cache.py)."""
+    for index, stage in enumerate(stages):
+        if getattr(stage, "teacher_cache", False) and recipe.task == "masked-lm":
+            raise UserInputError(
+                f"stages[{index}].teacher_cache: masked-lm draws a new mask every step, so cached teacher logits "
+                "would be for another mask than the student sees; set teacher_cache: false"
+            )
+
+
 def check_output_dir(output_dir: str) -> None:
     """output_dir must be a folder we could create: not a file, not under a file, and writable."""
     path = Path(output_dir).expanduser()
