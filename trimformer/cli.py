@@ -52,7 +52,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from trimformer.launch import relaunch_if_needed
     from trimformer.recipe import load_recipe
+
+    relaunch_if_needed(sys.argv[1:])  # `accelerate launch --cpu --num_processes N` started one process only
     from trimformer.runner import run
 
     loaded = load_recipe(args.recipe, args.set)  # everything is checked before anything loads
