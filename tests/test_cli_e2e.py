@@ -1,18 +1,12 @@
-"""The CLI end to end on a tiny model: outputs, report, reload; and a 2-process CPU run."""
+"""The CLI end to end on a tiny model: outputs, report, reload (2 processes: tests/test_multiprocess.py)."""
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
 import torch
 import yaml
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from trimformer import data as D
 from trimformer.cli import main
 
 
@@ -78,34 +72,3 @@ def test_cli_run_writes_reloadable_stages_and_report(tiny_run, capsys):
     # A second run into the same folder refuses instead of overwriting.
     assert main(["run", str(recipe)]) == 2
     assert "--overwrite" in capsys.readouterr().err
-
-
-@pytest.mark.multiprocess
-def test_two_process_cpu_run(tiny_run):
-    recipe = write_recipe(tiny_run)
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node",
-        "2",
-        "-m",
-        "trimformer",
-        "run",
-        str(recipe),
-    ]
-    torchrun = shutil.which("torchrun")
-    if torchrun:
-        cmd = [torchrun, "--nproc_per_node", "2", "-m", "trimformer", "run", str(recipe)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    report = json.loads((tiny_run / "out" / "report.json").read_text())
-    assert [m["name"] for m in report["models"]] == ["teacher", "distill"]
-    # One process writes: the table is printed once; evaluation covers the whole eval set.
-    assert proc.stdout.count("report: ") == 1
-    expected = len(
-        D.load_raw(D.DataSettings(path=str(tiny_run / "data.csv.gz"), max_length=16), seed=42)["validation"]
-    )
-    assert [m["eval_examples"] for m in report["models"]] == [expected, expected]
-    assert (tiny_run / "out" / "distill" / "model.safetensors").exists()
