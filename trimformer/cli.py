@@ -1,6 +1,6 @@
 """`trimformer` command line: run, validate, eval, recipes (and push/report from trimformer.hub).
 
-Usage: trimformer run RECIPE|NAME [--set key.path=value ...] [--overwrite]
+Usage: trimformer run RECIPE|NAME [--set key.path=value ...] [--overwrite | --resume]
 Works unchanged under `accelerate launch -m trimformer run ...` and `torchrun -m trimformer run ...`.
 """
 
@@ -59,7 +59,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from trimformer.runner import run
 
     loaded = load_recipe(args.recipe, args.set)  # everything is checked before anything loads
-    run(loaded, overwrite=args.overwrite)
+    run(loaded, overwrite=args.overwrite, resume=args.resume)
     return 0
 
 
@@ -102,7 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="Run a recipe (file or built-in name, e.g. demo)")
     p.add_argument("recipe", help="Recipe YAML file or built-in name (see `trimformer recipes`)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="Override a recipe field")
-    p.add_argument("--overwrite", action="store_true", help="Replace stages in an existing output_dir")
+    p.add_argument("--overwrite", action="store_true", help="Replace a previous run's output_dir (all of it)")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="Continue the run in output_dir: skip finished stages, resume an interrupted one from its checkpoint",
+    )
     p.set_defaults(fn=cmd_run)
 
     p = sub.add_parser("validate", help="Check a recipe without loading anything")

@@ -14,6 +14,7 @@ from typing import Any
 from transformers import AutoTokenizer, set_seed
 
 from trimformer import data as data_mod
+from trimformer import resume as resume_mod
 from trimformer.artefact.io import save_artefact
 from trimformer.budget import budget_record, enforce_budget
 from trimformer.distributed import is_main_process, wait_for_everyone
@@ -32,11 +33,11 @@ class OutputExistsError(UserInputError):
 
 
 def check_output_dir(path: Path, overwrite: bool) -> None:
-    """Never clobber an earlier run by accident."""
+    """Never clobber an earlier run by accident (kept for callers; `run` uses resume.prepare_output_dir)."""
     if path.exists() and any(path.iterdir()) and not overwrite:
         raise OutputExistsError(
-            f"output_dir {path} already holds files; pass --overwrite to replace its stages, "
-            "or choose another with --set output_dir=..."
+            f"output_dir {path} already holds files; pass --resume to continue that run, --overwrite to replace "
+            "it, or choose another folder with --set output_dir=..."
         )
 
 
@@ -138,14 +139,20 @@ def publish(out: Path, loaded: LoadedRecipe) -> None:
         print(result.summary(), flush=True)
 
 
-def run(loaded: LoadedRecipe, overwrite: bool = False) -> dict[str, Any]:
+def run(loaded: LoadedRecipe, overwrite: bool = False, resume: bool = False) -> dict[str, Any]:
+    """Run every stage. `overwrite` replaces a previous run's folder (moved aside first, deleted once this run
+    has finished); `resume` skips the stages a previous run finished with the same settings and inputs and
+    continues an interrupted stage from its last Trainer checkpoint (`trimformer.resume`)."""
     recipe = loaded.recipe
     main = is_main_process()
     out = Path(recipe.output_dir)
+    replaced = None
     if main:
-        check_output_dir(out, overwrite)
+        replaced = resume_mod.prepare_output_dir(out, overwrite, resume)
+        resume_mod.mark_output(out)
     wait_for_everyone()
     state = build_state(loaded)
+    state.resume = resume
     report: dict[str, Any] = {
         "recipe": loaded.raw,
         "recipe_source": loaded.source,
@@ -169,9 +176,17 @@ def run(loaded: LoadedRecipe, overwrite: bool = False) -> dict[str, Any]:
             entry = measure_saved(state, resolve_path(recipe.student.model), model=state.student())
             report["models"].append({"name": "student", "role": "input", "path": recipe.student.model, **entry})
             write_json_atomic(out / REPORT, report)
-    for stage, name, entry in zip(loaded.stages, loaded.stage_dir_names(), loaded.raw["stages"]):
+    plan = list(zip(loaded.stages, loaded.stage_dir_names(), loaded.raw["stages"]))
+    fingerprints = stage_fingerprints(loaded)
+    done = finished_prefix(plan, fingerprints, out) if resume else {}
+    for index, (stage, name, entry) in enumerate(plan):
+        stage_dir = out / name
+        if index in done:
+            student_input = skip_stage(state, report, done[index], stage_dir, student_input, name, main)
+            continue
         if main:
             print(f"\n=== stage {name} ({entry['type']}) ===", flush=True)
+        state.fingerprint = fingerprints[index]
         result = state.run_stage(entry["type"], stage, name)
         is_teacher = result.role == "teacher"
         if is_teacher:
@@ -181,7 +196,6 @@ def run(loaded: LoadedRecipe, overwrite: bool = False) -> dict[str, Any]:
         wait_for_everyone()
         if not stage.save or not main:
             continue
-        stage_dir = out / name
         save_stage(result.model, result.tokenizer, stage_dir)
         measured = measure_saved(state, stage_dir, teacher_side=is_teacher, saved_from=result.model)
         record = {
@@ -199,11 +213,12 @@ def run(loaded: LoadedRecipe, overwrite: bool = False) -> dict[str, Any]:
             record["budget"] = budget_record(
                 record, teacher_entry, report["main_metric"], stage.max_drop, recipe.budget
             )
+        records = [record]
         for key, extra in result.extras.items():
             extra_dir = out / f"{name}-{key}"
             save_stage(extra.model, extra.tokenizer, extra_dir)
             measured = measure_saved(state, extra_dir, saved_from=extra.model)
-            report["models"].append(
+            records.append(
                 {
                     "name": f"{name}-{key}",
                     "role": extra.role,
@@ -214,7 +229,11 @@ def run(loaded: LoadedRecipe, overwrite: bool = False) -> dict[str, Any]:
                     **measured,
                 }
             )
+            report["models"].append(records[-1])
         write_json_atomic(out / REPORT, report)
+        # Written last: a stage counts as done for --resume only once its model, extras and report are on disk.
+        resume_mod.write_completion(stage_dir, fingerprints[index], records)
+        resume_mod.release_work_dirs(out / ".work", fingerprints[index])  # its checkpoints are no longer needed
         enforce_budget(record, report["main_metric"], recipe.budget)  # after the report is safely written
     wait_for_everyone()
     if main:
@@ -224,4 +243,60 @@ def run(loaded: LoadedRecipe, overwrite: bool = False) -> dict[str, Any]:
         print("\n" + format_table(report), flush=True)
         publish(out, loaded)
         print(f"\nreport: {out / REPORT}", flush=True)
+        if replaced is not None:
+            shutil.rmtree(replaced, ignore_errors=True)  # the new run is complete: the old one can go
     return report
+
+
+def stage_fingerprints(loaded: LoadedRecipe) -> list[str]:
+    """One per stage, each chained to the one before (see trimformer.resume)."""
+    current = resume_mod.run_fingerprint(loaded.raw)
+    out = []
+    for entry in loaded.raw["stages"]:
+        current = resume_mod.stage_fingerprint(current, entry)
+        out.append(current)
+    return out
+
+
+def finished_prefix(plan: list[tuple[Any, str, dict]], fingerprints: list[str], out: Path) -> dict[int, list]:
+    """The stages --resume may skip: up to the last one with a matching completion record. A stage before it
+    without one (save: false) is skipped too, its effect is inside the later saved model; except one that
+    trains the teacher, whose model could not be restored: the run goes on from there."""
+    records = {}
+    for index, (stage, name, _) in enumerate(plan):
+        if stage.save:
+            found = resume_mod.read_completion(out / name, fingerprints[index])
+            if found:
+                records[index] = found
+    last = max(records, default=-1)
+    for index in range(last + 1):
+        if index not in records and getattr(plan[index][0], "target", None) == "teacher":
+            last = index - 1
+            break
+    return {i: records.get(i, []) for i in range(last + 1)}
+
+
+def skip_stage(
+    state: RunState, report: dict, records: list[dict], stage_dir: Path, student_input: str, name: str, main: bool
+) -> str:
+    """A stage finished by an earlier run: its saved model becomes the state's, its report entries return."""
+    if main:
+        print(f"\n=== stage {name}: finished by an earlier run, skipped (--resume) ===", flush=True)
+    if not records:
+        return student_input
+    record = records[0]
+    is_teacher = record.get("role") == "teacher"
+    model = load_model(str(stage_dir), state.task.auto_class)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(stage_dir))
+    except (OSError, ValueError):
+        tokenizer = state.teacher_tokenizer if is_teacher else state.tokenizer
+    from trimformer.stages.base import StageResult
+
+    state.apply(StageResult(model, tokenizer, role="teacher" if is_teacher else "student"))
+    if main:
+        report["models"].extend(records)
+        write_json_atomic(stage_dir.parent / REPORT, report)
+        if not is_teacher:
+            enforce_budget(record, report["main_metric"], state.recipe.budget)
+    return student_input if is_teacher else name

@@ -139,6 +139,8 @@ class RunState:
     recipe: Any = None  # the validated Recipe (student spec, data settings) when run from a recipe
     stage: str = ""  # output name of the stage being run
     build_student: Callable[[RunState], tuple[Any, Any]] | None = None  # (model, tokenizer) from the recipe
+    resume: bool = False  # continue a training stage from its last checkpoint in OUTPUT/.work/<stage>
+    fingerprint: str = ""  # the running stage's settings and inputs (trimformer.resume), stamped on checkpoints
 
     @property
     def current_stage(self) -> str:

@@ -8,13 +8,18 @@ import datasets
 import numpy as np
 
 from trimformer.config import DistillationConfig
+from trimformer.distributed import is_main_process
 from trimformer.metrics import compute_task_metrics
+from trimformer.resume import claim_work_dir
 from trimformer.stages.base import RunState, StageConfig
 
-# Quiet, resumable-free defaults: the runner saves and measures each stage itself.
+# Quiet defaults. The runner saves and measures each stage itself; Trainer checkpoints (4 per stage, the last
+# one kept) are only there so `trimformer run --resume` can continue an interrupted stage.
 TRAINING_DEFAULTS: dict[str, Any] = {
     "report_to": [],
-    "save_strategy": "no",
+    "save_strategy": "steps",
+    "save_steps": 0.25,  # below 1: a fraction of the stage's optimizer steps
+    "save_total_limit": 1,
     "eval_strategy": "no",
     "logging_steps": 50,
     "per_device_train_batch_size": 32,
@@ -80,7 +85,10 @@ def train_student(
         regression=state.task.regression,
         callbacks=callbacks,
     )
-    trainer.train()
+    checkpoint = claim_work_dir(work_dir, state.fingerprint or stage_name, state.resume)
+    if checkpoint is not None and is_main_process():
+        print(f"resuming {stage_name} from {checkpoint}", flush=True)
+    trainer.train(resume_from_checkpoint=checkpoint)
     history = [
         {k: v for k, v in entry.items() if k.startswith("loss") or k in ("epoch", "step")}
         for entry in trainer.state.log_history
