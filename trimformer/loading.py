@@ -47,20 +47,21 @@ def looks_local(ref: str) -> bool:
     return ref.startswith((PACKAGE_PREFIX, ".", "/", "~")) or Path(ref).expanduser().exists()
 
 
-def load_model(ref: str, model_cls: Any = None, **kwargs: Any) -> Any:
+def load_model(ref: str, model_cls: Any = None, trust_remote_code: bool = False, **kwargs: Any) -> Any:
     """Load any model trimformer produced (or any plain transformers model).
 
     Artefacts carrying a transform log (`config.trimformer`) are rebuilt shape by shape and loaded strictly
     from safetensors (`trimformer.artefact.io`); others go to `model_cls.from_pretrained`. `model_cls`
     defaults to the class named in the config's `architectures`. Extra kwargs: `dtype`, `device_map`, and
     per-kind options (`num_threads` for ONNX Runtime, `compile` for torchao; `allow_pickle` for 0.1 files).
+    `trust_remote_code` (the recipe's, default False) lets a model with its own Python code load.
     """
     from transformers import AutoConfig
 
     from trimformer.artefact import log as log_mod
 
     path = resolve_path(ref)
-    config = AutoConfig.from_pretrained(path)
+    config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
     if model_cls is None:
         model_cls = _auto_class_for(config)
     log = log_mod.get_log(config)
@@ -73,7 +74,7 @@ def load_model(ref: str, model_cls: Any = None, **kwargs: Any) -> Any:
 
         return load_artefact(path, config, model_cls, **kwargs)
     plain = {k: v for k, v in kwargs.items() if k not in ("num_threads", "compile", "allow_pickle")}
-    return model_cls.from_pretrained(path, **plain)
+    return model_cls.from_pretrained(path, trust_remote_code=trust_remote_code, **plain)
 
 
 def _auto_class_for(config: Any) -> Any:

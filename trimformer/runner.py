@@ -54,13 +54,14 @@ def build_state(loaded: LoadedRecipe) -> RunState:
     task = data_mod.infer_task(recipe.task, raw, settings, recipe.data.regression)
     teacher_path = resolve_path(recipe.teacher.model)
     dtype_kwargs = {"dtype": recipe.teacher.dtype} if recipe.teacher.dtype else {}
-    teacher = task.auto_class.from_pretrained(teacher_path, **task.model_kwargs(), **dtype_kwargs)
-    teacher_tokenizer = AutoTokenizer.from_pretrained(teacher_path)
+    remote = {"trust_remote_code": recipe.trust_remote_code}  # off unless the recipe turns it on
+    teacher = task.auto_class.from_pretrained(teacher_path, **task.model_kwargs(), **dtype_kwargs, **remote)
+    teacher_tokenizer = AutoTokenizer.from_pretrained(teacher_path, **remote)
     # The student reads its own source's tokenizer: a pretrained checkpoint's, the model its layers are cut
     # from, or (by default) the teacher's.
     tokenizer = teacher_tokenizer
     if recipe.student.model and recipe.student.init in ("pretrained", "layers"):
-        tokenizer = AutoTokenizer.from_pretrained(resolve_path(recipe.student.model))
+        tokenizer = AutoTokenizer.from_pretrained(resolve_path(recipe.student.model), **remote)
     own = data_mod.teacher_needs_own_ids(tokenizer, teacher_tokenizer, recipe.teacher.own_tokenizer)
     if own and recipe.task != "sequence-classification":
         raise ValueError(
@@ -82,6 +83,11 @@ def build_state(loaded: LoadedRecipe) -> RunState:
         recipe=recipe,
         build_student=build_student,
     )
+
+
+def remote_code(state: RunState) -> dict[str, bool]:
+    """`trust_remote_code` for every load of the run's models: the recipe's setting, False without a recipe."""
+    return {"trust_remote_code": bool(getattr(state.recipe, "trust_remote_code", False))}
 
 
 def save_stage(model: Any, tokenizer: Any, out_dir: Path) -> None:
@@ -106,10 +112,11 @@ def measure_saved(
     """Reload the artefact the way a user would (unless `model` is given) and measure it on the
     eval set tokenized by the artefact's own tokenizer. With `saved_from` (the in-memory model that was
     saved), also record the largest logit difference between it and the reload."""
+    remote = remote_code(state)
     if model is None:
-        model = load_model(str(path), state.task.auto_class)
+        model = load_model(str(path), state.task.auto_class, **remote)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(path))
+        tokenizer = AutoTokenizer.from_pretrained(str(path), **remote)
     except (OSError, ValueError):
         tokenizer = state.teacher_tokenizer if teacher_side else state.tokenizer
     settings = state.data.settings
@@ -286,9 +293,9 @@ def skip_stage(
         return student_input
     record = records[0]
     is_teacher = record.get("role") == "teacher"
-    model = load_model(str(stage_dir), state.task.auto_class)
+    model = load_model(str(stage_dir), state.task.auto_class, **remote_code(state))
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(stage_dir))
+        tokenizer = AutoTokenizer.from_pretrained(str(stage_dir), **remote_code(state))
     except (OSError, ValueError):
         tokenizer = state.teacher_tokenizer if is_teacher else state.tokenizer
     from trimformer.stages.base import StageResult

@@ -79,7 +79,7 @@ def read_model(field: str, ref: str, trust_remote_code: bool) -> ModelFacts | No
         from transformers import AutoConfig
 
         try:
-            config = AutoConfig.from_pretrained(str(path))
+            config = AutoConfig.from_pretrained(str(path), trust_remote_code=False)  # validate never runs model code
         except (ValueError, KeyError, TypeError, OSError) as exc:
             detail = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
             raise UserInputError(f"{field}: {config_file} is not a config transformers can read ({detail})") from None

@@ -100,17 +100,18 @@ def build_student(state: RunState) -> tuple[Any, Any]:
     from trimformer.loading import load_model
 
     spec = state.recipe.student
+    remote = {"trust_remote_code": bool(state.recipe.trust_remote_code)}  # off unless the recipe turns it on
     if spec.init == "pretrained":
         path = resolve_path(spec.model)
-        model = load_model(path, state.task.auto_class, **_head_kwargs(path, state))
-        return model, AutoTokenizer.from_pretrained(path)
+        model = load_model(path, state.task.auto_class, **_head_kwargs(path, state), **remote)
+        return model, AutoTokenizer.from_pretrained(path, **remote)
     if spec.init == "random":
         return random_student(state.teacher.config, state.task.auto_class, spec.config), state.tokenizer
     source, tokenizer = state.teacher, state.tokenizer
     if spec.model:  # "layers [0, 2, 4] of model X": another model than the teacher
         path = resolve_path(spec.model)
-        source = state.task.auto_class.from_pretrained(path, **state.task.model_kwargs())
-        tokenizer = AutoTokenizer.from_pretrained(path)
+        source = state.task.auto_class.from_pretrained(path, **state.task.model_kwargs(), **remote)
+        tokenizer = AutoTokenizer.from_pretrained(path, **remote)
     total = source.config.num_hidden_layers
     layers = spec.layers
     if layers is None:
@@ -128,7 +129,7 @@ def _head_kwargs(path: str, state: RunState) -> dict[str, Any]:
 
     from trimformer.artefact.log import get_log
 
-    if not get_log(AutoConfig.from_pretrained(path)).empty:
+    if not get_log(AutoConfig.from_pretrained(path, trust_remote_code=bool(state.recipe.trust_remote_code))).empty:
         return {}
     return state.task.model_kwargs()
 
