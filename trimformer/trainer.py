@@ -29,6 +29,7 @@ from trimformer.distill.teacher_cache import (
     example_shape,
     model_fingerprint,
 )
+from trimformer.errors import UserInputError
 from trimformer.loading import resolve_path
 from trimformer.nan_guard import check_loss_terms
 
@@ -87,6 +88,7 @@ class DistillationTrainer(Trainer):
         )
         self.teacher = None
         if teacher_model is not None:
+            self._refuse_sharded_teacher()
             if args.teacher_dtype:
                 teacher_model = teacher_model.to(getattr(torch, args.teacher_dtype))
             teacher_model.requires_grad_(False)
@@ -125,6 +127,16 @@ class DistillationTrainer(Trainer):
         for config in configs:
             model = compress_(model, config, calibration)
         return model
+
+    def _refuse_sharded_teacher(self) -> None:
+        """The teacher is a forward-only replica on each device (evaluation_mode: never wrapped for training).
+        ZeRO-3 shards every parameter, a replica would then hold none: refuse it in one line."""
+        plugin = getattr(self.accelerator.state, "deepspeed_plugin", None)
+        if self.is_deepspeed_enabled and plugin is not None and plugin.zero_stage == 3:
+            raise UserInputError(
+                "DeepSpeed ZeRO-3 shards the teacher's parameters, which trimformer runs as a plain replica; "
+                "use recipes/accelerate/deepspeed-zero2.yaml or fsdp.yaml"
+            )
 
     @staticmethod
     def _check_labels_agree(student: nn.Module, teacher: nn.Module) -> None:
