@@ -18,7 +18,6 @@ from trimformer import resume as resume_mod
 from trimformer.artefact.io import save_artefact
 from trimformer.budget import budget_record, enforce_budget
 from trimformer.distributed import is_main_process, wait_for_everyone
-from trimformer.errors import UserInputError
 from trimformer.loading import load_model, resolve_path
 from trimformer.measure import measure, time_run
 from trimformer.recipe.load import LoadedRecipe
@@ -26,19 +25,6 @@ from trimformer.report import environment, format_table, write_json_atomic
 from trimformer.stages.base import RunState
 
 REPORT = "report.json"
-
-
-class OutputExistsError(UserInputError):
-    pass
-
-
-def check_output_dir(path: Path, overwrite: bool) -> None:
-    """Never clobber an earlier run by accident (kept for callers; `run` uses resume.prepare_output_dir)."""
-    if path.exists() and any(path.iterdir()) and not overwrite:
-        raise OutputExistsError(
-            f"output_dir {path} already holds files; pass --resume to continue that run, --overwrite to replace "
-            "it, or choose another folder with --set output_dir=..."
-        )
 
 
 def data_settings(recipe: Any) -> data_mod.DataSettings:
