@@ -33,17 +33,17 @@ def is_trimformer_output(out: Path) -> bool:
     return (out / MARKER).exists() or (out / "report.json").exists()
 
 
-def prepare_output_dir(out: Path, overwrite: bool, resume: bool) -> Path | None:
-    """Check (and with --overwrite, move aside) an existing output folder. Returns the moved-aside old folder,
-    to delete once the new run has finished: a run that fails leaves the previous results recoverable."""
+def check_output_dir(out: Path, overwrite: bool, resume: bool) -> bool:
+    """May this run use `out`? True when an earlier run's folder is to be replaced (`move_aside`). Changes
+    nothing on disk: a run refused for bad input afterwards has written nothing."""
     if overwrite and resume:
         raise UserInputError("--overwrite and --resume contradict each other; pass one of them")
     if not out.exists() or not any(out.iterdir()):
-        return None
+        return False
     if resume:
         if not is_trimformer_output(out):
             raise UserInputError(f"--resume: {out} holds no trimformer run (no {MARKER}); run without --resume")
-        return None
+        return False
     if not overwrite:
         raise UserInputError(
             f"output_dir {out} already holds files; pass --resume to continue that run, --overwrite to replace "
@@ -54,10 +54,16 @@ def prepare_output_dir(out: Path, overwrite: bool, resume: bool) -> Path | None:
             f"--overwrite: {out} holds files trimformer did not write (no {MARKER} or report.json); it is never "
             "deleted: choose another output_dir or empty it yourself"
         )
+    return True
+
+
+def move_aside(out: Path) -> Path:
+    """Rename the earlier run's folder; the caller deletes it once the new run has finished, so a run that
+    fails leaves the previous results recoverable."""
     old = out.with_name(f".{out.name}.replaced")
     if old.exists():
         shutil.rmtree(old)
-    out.rename(old)  # nothing is deleted before the new run has finished
+    out.rename(old)
     return old
 
 

@@ -139,13 +139,14 @@ def run(loaded: LoadedRecipe, overwrite: bool = False, resume: bool = False) -> 
     recipe = loaded.recipe
     main = is_main_process()
     out = Path(recipe.output_dir)
+    replace = resume_mod.check_output_dir(out, overwrite, resume) if main else False
+    wait_for_everyone()
+    state = build_state(loaded)  # data and models load (or fail on bad input) before anything is written
+    state.resume = resume
     replaced = None
     if main:
-        replaced = resume_mod.prepare_output_dir(out, overwrite, resume)
+        replaced = resume_mod.move_aside(out) if replace else None
         resume_mod.mark_output(out)
-    wait_for_everyone()
-    state = build_state(loaded)
-    state.resume = resume
     report: dict[str, Any] = {
         "recipe": loaded.raw,
         "recipe_source": loaded.source,
