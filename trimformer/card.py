@@ -13,10 +13,12 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+if TYPE_CHECKING:  # imported where a card is built: recipe validation imports CardError from here
+    from huggingface_hub import EvalResult, ModelCard
 
 from trimformer.errors import UserInputError
 from trimformer.loading import PACKAGE_PREFIX
@@ -161,6 +163,8 @@ def _dataset(recipe: dict[str, Any]) -> tuple[str | None, str, str | None, str |
 
 
 def _eval_results(report: dict[str, Any], model: dict[str, Any], pipeline_tag: str) -> list[EvalResult]:
+    from huggingface_hub import EvalResult
+
     hub_id, pretty, config, split = _dataset(report.get("recipe") or {})
     results = []
     for key, value in (model.get("metrics") or {}).items():
@@ -299,6 +303,8 @@ def build_card(
 
     `plot_file` is the plot's path relative to the README (`../tradeoff.png` for OUTPUT/<stage>/README.md).
     """
+    from huggingface_hub import ModelCard, ModelCardData
+
     model = select_stage(report, stage)
     recipe = scrub_secrets(report.get("recipe") or {})
     task = str(report.get("task") or recipe.get("task") or "sequence-classification")
