@@ -3,6 +3,7 @@
 Public names import lazily, so `trimformer --help` and `trimformer validate` never import torch.
 """
 
+from trimformer import _quiet
 from trimformer._lazy import lazy_exports
 
 __version__ = "0.1.0"
@@ -16,4 +17,5 @@ _EXPORTS = {
     "save_artefact": "artefact.io",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+_quiet.install()  # known-harmless third-party log lines, one logger and message each (see _quiet.py)
 __all__ = sorted(_EXPORTS)

@@ -17,17 +17,9 @@ EXIT_BUDGET = 3  # the run worked, but a stage lost more accuracy than the recip
 
 
 def _quiet_libraries() -> None:
+    # Tokenizers fork-safety warning once per DataLoader worker otherwise; known-harmless library log lines are
+    # filtered one by one in trimformer/_quiet.py (installed by `import trimformer`), nothing globally.
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    import warnings
-
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-    import logging
-
-    # peft (imported by transformers.Trainer) pulls in torchao and bitsandbytes, whose optional
-    # GPU kernels log load failures on CPU machines: noise, not problems.
-    for name in ("torchao", "bitsandbytes", "torch.utils._pytree"):
-        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def cmd_recipes(args: argparse.Namespace) -> int:
