@@ -13,6 +13,7 @@ _EXPORTS = {
     "compress_": "compress",
     "DistillationConfig": "config",
     "DistillationTrainer": "trainer",
+    "load_data": "user_data",
     "load_model": "loading",
     "save_artefact": "artefact.io",
 }
