@@ -143,7 +143,9 @@ class DistillationTrainer(Trainer):
     def _build_cache(self) -> TeacherLogitCache:
         dataset = self.train_dataset
         if "example_id" not in dataset.column_names:
-            raise ValueError("teacher_cache needs an 'example_id' column in train_dataset (trimformer.data adds it)")
+            raise ValueError(
+                "teacher_cache needs an 'example_id' column in train_dataset (trimformer.load_data adds it)"
+            )
         loader = DataLoader(dataset, batch_size=self.args.per_device_eval_batch_size, collate_fn=self.data_collator)
         fingerprint = getattr(dataset, "_fingerprint", None) or str(len(dataset))
         max_length = getattr(self.processing_class, "model_max_length", None)
