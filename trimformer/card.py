@@ -315,11 +315,17 @@ def info_md(info: dict[str, Any]) -> str:
         if key == "train_loss_history" or value in (None, [], {}):
             continue
         if isinstance(value, dict):
-            inner = ", ".join(f"{k} {_short(v)}" for k, v in value.items() if not isinstance(v, dict | list))
+            inner = ", ".join(f"{k} {_short(v)}" for k, v in value.items() if _flat(v))
             parts.append(f"{key}: {inner}" if inner else key)
         else:
             parts.append(f"{key}={_short(value)}")
     return "; ".join(parts)
+
+
+def _flat(value: Any) -> bool:
+    """A scalar or a list of scalars: short enough to read inline."""
+    items = value if isinstance(value, list) else [value]
+    return not any(isinstance(v, dict | list) for v in items)
 
 
 def _short(value: Any) -> str:
