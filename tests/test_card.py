@@ -162,3 +162,17 @@ def test_loss_history_is_a_small_table_not_a_dump(tmp_path):
     assert "| 290 |" in text and text.count("\n| ") <= 12 + 10  # 10 loss rows (+ the trade-off table)
     assert "train_loss_history" not in text and "{'loss'" not in text
     assert "training: optimizer_steps 300" in text
+
+
+def test_a_stage_made_from_the_recipe_s_student_says_so(tmp_path):
+    """demo-compress: the teacher is ./runs/demo/finetune, the first stage's input the distilled student."""
+    report = _output(tmp_path, stage_types=("prune_heads", "quantize"))
+    report["recipe"]["student"] = {"init": "pretrained", "model": "./runs/demo/distill"}
+    report["models"][1]["input"] = "student"
+    first = build_card(report, "prune_heads", None, output_dir=tmp_path)
+    assert (
+        "Made from: `./runs/demo/distill` (the recipe's student.model). Teacher: `prajjwal1/bert-tiny`." in first.text
+    )
+    assert first.data.base_model is None  # a local student: no Hub lineage to claim
+    last = build_card(report, "quantize", None, output_dir=tmp_path).text
+    assert "Made from: stage `prune_heads` of this run" in last
