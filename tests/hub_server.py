@@ -477,6 +477,7 @@ def sample_report(output_dir: Path, teacher_ref: str = "prajjwal1/bert-tiny", st
         {
             "name": "teacher",
             "role": "teacher",
+            "stage_type": "finetune",
             "path": str(output_dir / "finetune"),
             "metrics": {"accuracy": 0.80, "f1": 0.79},
             "params": 1000,
@@ -491,6 +492,7 @@ def sample_report(output_dir: Path, teacher_ref: str = "prajjwal1/bert-tiny", st
                 "name": t,
                 "role": "stage",
                 "stage_type": t,
+                "input": stage_types[i - 1] if i else "teacher",
                 "path": str(output_dir / t),
                 "metrics": {"accuracy": 0.78 - 0.01 * i, "eval_runtime": 1.5},
                 "params": 500,

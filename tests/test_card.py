@@ -104,6 +104,25 @@ def test_plain_load_snippet_runs(tmp_path):
     exec(compile(code, "card-snippet", "exec"), {})
 
 
+def test_trimformer_card_snippet_runs_against_the_saved_folder(tmp_path):
+    """The "How to use" block of a real card, executed as written, for an artefact only trimformer loads."""
+    import tiny
+
+    from trimformer import compress_, save_artefact
+    from trimformer.prune import HeadPruneConfig
+
+    model = compress_(tiny.tiny_bert(0, layers=2), HeadPruneConfig(heads={0: [0, 1], 1: [2]}))
+    save_artefact(model, tiny.make_tokenizer(), tmp_path / "prune_heads")
+    (tmp_path / "finetune").mkdir()
+    report = sample_report(tmp_path, stage_types=("prune_heads",))
+    card = build_card(report, "prune_heads", None, output_dir=tmp_path)
+    snippet = re.search(r"## How to use.*?```python\n(.*?)```", card.text, re.S).group(1)
+    assert "snapshot_download" not in snippet  # a local folder needs no download
+    namespace: dict = {}
+    exec(compile(snippet, "card-snippet", "exec"), namespace)
+    assert namespace["logits"].shape == (1, 2)
+
+
 def test_report_command_rebuilds_report_plot_and_cards(tmp_path, capsys):
     from trimformer.hub.cli import add_report_command
 
@@ -115,7 +134,45 @@ def test_report_command_rebuilds_report_plot_and_cards(tmp_path, capsys):
     assert "distill" in capsys.readouterr().out
     assert (tmp_path / "tradeoff.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| quantize |" in (tmp_path / "report.md").read_text()
-    for stage in ("distill", "quantize"):
+    for stage in ("finetune", "distill", "quantize"):  # the fine-tuned teacher's folder gets a card too
         readme = (tmp_path / stage / "README.md").read_text()
-        assert "](../tradeoff.png)" in readme
+        # What the card links travels with the folder (a stage folder is pushed or copied on its own).
+        assert "](tradeoff.png)" in readme and "](recipe.yaml)" in readme and "../" not in readme
+        assert (tmp_path / stage / "tradeoff.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert "temperature: 2.0" in (tmp_path / stage / "recipe.yaml").read_text()
+        assert RECIPE_SECRET not in (tmp_path / stage / "recipe.yaml").read_text()
         assert re.search(r"^base_model: prajjwal1/bert-tiny$", readme, re.MULTILINE)
+    assert "the teacher of this run" in (tmp_path / "finetune" / "README.md").read_text()
+
+
+def test_lineage_names_each_stage_s_real_input(tmp_path):
+    report = _output(tmp_path, stage_types=("distill", "quantize"))
+    quantize = build_card(report, "quantize", None, output_dir=tmp_path).text
+    assert f"Made from: stage `distill` of this run (`{tmp_path / 'distill'}`)" in quantize
+    distill = build_card(report, "distill", None, output_dir=tmp_path).text
+    assert "Made from: " in distill and "stage `" not in distill.split("Made from: ")[1].split("\n")[0]
+
+
+def test_loss_history_is_a_small_table_not_a_dump(tmp_path):
+    report = _output(tmp_path)
+    history = [{"loss": 1.0 / (i + 1), "loss_kd": 0.5 / (i + 1), "step": 10 * i, "epoch": i / 30} for i in range(30)]
+    report["models"][1]["info"] = {"train_loss_history": history, "training": {"optimizer_steps": 300}}
+    text = build_card(report, "distill", None, output_dir=tmp_path).text
+    assert "| step | epoch | loss | loss_kd |" in text
+    assert "| 290 |" in text and text.count("\n| ") <= 12 + 10  # 10 loss rows (+ the trade-off table)
+    assert "train_loss_history" not in text and "{'loss'" not in text
+    assert "training: optimizer_steps 300" in text
+
+
+def test_a_stage_made_from_the_recipe_s_student_says_so(tmp_path):
+    """demo-compress: the teacher is ./runs/demo/finetune, the first stage's input the distilled student."""
+    report = _output(tmp_path, stage_types=("prune_heads", "quantize"))
+    report["recipe"]["student"] = {"init": "pretrained", "model": "./runs/demo/distill"}
+    report["models"][1]["input"] = "student"
+    first = build_card(report, "prune_heads", None, output_dir=tmp_path)
+    assert (
+        "Made from: `./runs/demo/distill` (the recipe's student.model). Teacher: `prajjwal1/bert-tiny`." in first.text
+    )
+    assert first.data.base_model is None  # a local student: no Hub lineage to claim
+    last = build_card(report, "quantize", None, output_dir=tmp_path).text
+    assert "Made from: stage `prune_heads` of this run" in last

@@ -63,7 +63,8 @@ def test_cli_run_writes_reloadable_stages_and_report(tiny_run, capsys):
     assert model.config.id2label == {0: "neg", 1: "pos"}
     tok = AutoTokenizer.from_pretrained(out / "distill")
     capsys.readouterr()
-    assert main(["eval", str(out / "distill"), "--data", str(tiny_run / "data.csv.gz"), "--max-length", "16"]) == 0
+    held_out = ["--held-out", "--max-length", "16"]  # the rows the run's report scored
+    assert main(["eval", str(out / "distill"), "--data", str(tiny_run / "data.csv.gz"), *held_out]) == 0
     evaluated = json.loads(capsys.readouterr().out)
     assert abs(evaluated["accuracy"] - student["metrics"]["accuracy"]) < 1e-9
     with torch.no_grad():

@@ -7,7 +7,8 @@ import torch
 from test_cli_e2e import write_recipe
 
 from trimformer.cli import main
-from trimformer.stages.early_stopping import KeepBestAndStop, split_validation
+from trimformer.stages.early_stopping import split_validation
+from trimformer.stages.keep_best import KeepBestAndStop
 
 
 def test_validation_slice_is_seeded_and_disjoint():

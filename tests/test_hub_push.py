@@ -201,3 +201,22 @@ def test_recipe_hub_section_pushes_after_run(hub, run_output):
         parse_hub_section({"repo_id": "x/y", "token": "hf_x"})
     with pytest.raises(CardError, match=r"hub.repoid: .*known keys: repo_id"):
         parse_hub_section({"repoid": "x/y"})
+
+
+def test_card_the_hub_rejects_stops_the_push_before_any_weights(hub, run_output, tmp_path):
+    """huggingface_hub's ModelCard.validate runs first: a card the Hub refuses uploads nothing."""
+    import shutil
+
+    from trimformer.card import CardError
+    from trimformer.hub import push_output
+
+    out = tmp_path / "OUTPUT"
+    shutil.copytree(run_output, out)
+    report = json.loads((out / "report.json").read_text())
+    report["recipe"]["hub"]["license"] = 123  # the Hub wants a string
+    (out / "report.json").write_text(json.dumps(report))
+    with pytest.raises(
+        CardError, match=r'the Hub rejected the generated card.s metadata \("license" must be a string'
+    ):
+        push_output(out, REPO, stage="distill")
+    assert hub.count("POST", r"/commit/") == 0 and hub.count("PUT", r"^/__lfs/") == 0

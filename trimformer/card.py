@@ -13,10 +13,12 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+if TYPE_CHECKING:  # imported where a card is built: recipe validation imports CardError from here
+    from huggingface_hub import EvalResult, ModelCard
 
 from trimformer.errors import UserInputError
 from trimformer.loading import PACKAGE_PREFIX
@@ -66,7 +68,7 @@ def select_stage(report: dict[str, Any], stage: str | None) -> dict[str, Any]:
         raise CardError("report.json: 'models' has no stage entries; run the recipe to completion first")
     if stage is None:
         return stages[-1]
-    for model in stages:
+    for model in stages + [m for m in report.get("models") or [] if m.get("role") == "teacher"]:
         if model.get("name") == stage:
             return model
     known = ", ".join(str(m.get("name")) for m in stages)
@@ -110,6 +112,49 @@ def scrub_secrets(value: Any) -> Any:
     if isinstance(value, list):
         return [scrub_secrets(v) for v in value]
     return value
+
+
+def _entry(report: dict[str, Any], name: Any) -> dict[str, Any] | None:
+    return next((m for m in report.get("models") or [] if m.get("name") == name), None)
+
+
+def made_from(report: dict[str, Any], model: dict[str, Any]) -> str:
+    """What this model was made from, in words: the report's `input` of each entry, not the recipe's teacher
+    (a quantize stage after distill was made from the distilled student)."""
+    recipe = report.get("recipe") or {}
+    teacher = (recipe.get("teacher") or {}).get("model")
+    student = recipe.get("student") or {}
+    if model.get("role") == "teacher":
+        return f"`{teacher}` (the recipe's teacher.model)" if teacher else "the recipe's teacher"
+    source = model.get("input")
+    if source == "student":
+        return f"`{student.get('model')}` (the recipe's student.model)"
+    entry = _entry(report, source) if source else None
+    if entry is not None and entry.get("role") not in ("teacher", "input"):
+        return f"stage `{source}` of this run (`{entry.get('path')}`)"
+    teacher_path = (entry or {}).get("path") or teacher
+    if student.get("init") == "random":
+        return f"a randomly initialised student shaped like the teacher `{teacher_path}`"
+    layers = student.get("layers")
+    cut = f"layers {layers}" if layers else f"{student.get('num_layers', 'some')} layers"
+    return f"{cut} of `{student.get('model') or teacher_path}`"
+
+
+def root_ref(report: dict[str, Any], model: dict[str, Any]) -> Any:
+    """The model reference at the start of this entry's chain (a Hub id when it came from the Hub)."""
+    recipe = report.get("recipe") or {}
+    teacher, student = (recipe.get("teacher") or {}).get("model"), recipe.get("student") or {}
+    seen: set[Any] = set()
+    while model.get("role") not in ("teacher", "input") and model.get("name") not in seen:
+        seen.add(model.get("name"))
+        source = model.get("input")
+        if source == "student":
+            return student.get("model")
+        entry = _entry(report, source) if source else None
+        if entry is None or entry.get("role") == "teacher":
+            return student.get("model") if student.get("init") == "layers" and student.get("model") else teacher
+        model = entry
+    return student.get("model") if model.get("role") == "input" else teacher
 
 
 def _stage_tags(types: list[str]) -> list[str]:
@@ -161,6 +206,8 @@ def _dataset(recipe: dict[str, Any]) -> tuple[str | None, str, str | None, str |
 
 
 def _eval_results(report: dict[str, Any], model: dict[str, Any], pipeline_tag: str) -> list[EvalResult]:
+    from huggingface_hub import EvalResult
+
     hub_id, pretty, config, split = _dataset(report.get("recipe") or {})
     results = []
     for key, value in (model.get("metrics") or {}).items():
@@ -203,13 +250,14 @@ def load_snippet(kind: str, task: str, ref: str, base_ref: str | None = None) ->
             f'tokenizer = AutoTokenizer.from_pretrained("{ref}")',
         ]
     elif kind == "trimformer":
+        hub = is_hub_id(ref)
         head = [
             "import torch",
-            "from huggingface_hub import snapshot_download",
+            *(["from huggingface_hub import snapshot_download"] if hub else []),
             "from transformers import AutoTokenizer",
             "from trimformer.loading import load_model",
             "",
-            f'path = snapshot_download("{ref}")' if is_hub_id(ref) else f'path = "{ref}"',
+            f'path = snapshot_download("{ref}")' if hub else f'path = "{ref}"',
             "model = load_model(path).eval()",
             "tokenizer = AutoTokenizer.from_pretrained(path)",
         ]
@@ -253,9 +301,56 @@ def _eval_md(report: dict[str, Any], model: dict[str, Any]) -> str:
         + ", ".join(f"{k}={v}" for k, v in env.items() if isinstance(v, str | int | float))
         + ".",
     ]
-    info = model.get("info") or {}
-    if info:
-        lines.append("- Artefact: " + ", ".join(f"{k}={v}" for k, v in info.items()) + ".")
+    details = info_md(model.get("info") or {})
+    if details:
+        lines.append(f"- Artefact: {details}.")
+    return "\n".join(lines)
+
+
+def info_md(info: dict[str, Any]) -> str:
+    """A stage's `info` in words: scalars as `key=value`, one level of mappings inline, the loss history left
+    to `loss_table` (a dump of a list of dicts reads as noise)."""
+    parts = []
+    for key, value in info.items():
+        if key == "train_loss_history" or value in (None, [], {}):
+            continue
+        if isinstance(value, dict):
+            inner = ", ".join(f"{k} {_short(v)}" for k, v in value.items() if _flat(v))
+            parts.append(f"{key}: {inner}" if inner else key)
+        else:
+            parts.append(f"{key}={_short(value)}")
+    return "; ".join(parts)
+
+
+def _flat(value: Any) -> bool:
+    """A scalar or a list of scalars: short enough to read inline."""
+    items = value if isinstance(value, list) else [value]
+    return not any(isinstance(v, dict | list) for v in items)
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        text = ", ".join(_short(v) for v in value[:8]) + (", ..." if len(value) > 8 else "")
+        return f"[{text}]"
+    return str(value)
+
+
+def loss_table(history: Any, max_rows: int = 10) -> str:
+    """The training loss as a small markdown table (at most `max_rows` rows, evenly spaced, the last included)."""
+    rows = [h for h in history or [] if isinstance(h, dict)]
+    if not rows:
+        return ""
+    if len(rows) > max_rows:
+        step = (len(rows) - 1) / (max_rows - 1)
+        rows = [rows[round(i * step)] for i in range(max_rows)]
+    terms = sorted({k for r in rows for k in r if k.startswith("loss")}, key=lambda k: (k != "loss", k))
+    columns = [c for c in ("step", "epoch") if any(c in r for r in rows)] + terms
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for r in rows:
+        cells = [_short(r[c]) if c in r else "–" for c in columns]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -294,11 +389,15 @@ def build_card(
     *,
     output_dir: str | Path | None = None,
     plot_file: str | None = "tradeoff.png",
+    recipe_file: str | None = "recipe.yaml",
 ) -> ModelCard:
     """Card for `stage` (default: last). `repo_id` goes into the load code; without it the local folder does.
 
-    `plot_file` is the plot's path relative to the README (`../tradeoff.png` for OUTPUT/<stage>/README.md).
+    `plot_file` and `recipe_file` are paths relative to the README, files that travel with it (beside it in the
+    stage folder, and in the pushed repository); None leaves the link out.
     """
+    from huggingface_hub import ModelCard, ModelCardData
+
     model = select_stage(report, stage)
     recipe = scrub_secrets(report.get("recipe") or {})
     task = str(report.get("task") or recipe.get("task") or "sequence-classification")
@@ -307,7 +406,8 @@ def build_card(
     recipe_stages = _recipe_stages_until(report, model)
     types = [str(s.get("type", "")) for s in recipe_stages] or [str(model.get("stage_type") or "")]
     teacher_ref = (recipe.get("teacher") or {}).get("model")
-    base = _adapter_base(folder, teacher_ref) if adapter else (teacher_ref if is_hub_id(teacher_ref) else None)
+    root = root_ref(report, model)
+    base = _adapter_base(folder, root) if adapter else (root if is_hub_id(root) else None)
     pipeline_tag = PIPELINE_TAGS.get(task, "feature-extraction")
     hub = recipe.get("hub") or {}
     name = (repo_id or "").split("/")[-1] or f"{recipe.get('name', 'trimformer')}-{model.get('name')}"
@@ -332,10 +432,13 @@ def build_card(
         data,
         template_path=str(find_template()),
         model_id=repo_id or name,
-        summary=_summary(report, model, task, teacher_ref, types),
+        summary=_summary(report, model, task, types),
+        made_from=made_from(report, model),
         teacher_ref=f"`{teacher_ref}`" if teacher_ref else "not recorded",
+        is_teacher=model.get("role") == "teacher",
+        loss_md=loss_table((model.get("info") or {}).get("train_loss_history")),
         stages=stages,
-        stage_name=model.get("name"),
+        stage_name=f"{model.get('stage_type')} (the teacher)" if model.get("role") == "teacher" else model.get("name"),
         artefact_note=_artefact_note(kind, adapter),
         table_md=markdown_table(report),
         main_metric=main_metric(report),
@@ -343,9 +446,10 @@ def build_card(
         load_note=_load_note(kind),
         load_code=load_snippet(kind, task, ref, base),
         eval_md=_eval_md(report, model),
-        limitations=_limitations(kind, adapter, types, model),
+        limitations=_limitations(kind, adapter, types, model)[: 1 if model.get("role") == "teacher" else None],
         recipe_yaml=yaml.safe_dump(recipe, sort_keys=False, allow_unicode=True).rstrip(),
         rerun_command=RERUN_COMMAND,
+        recipe_file=recipe_file,
     )
 
 
@@ -363,11 +467,16 @@ def _load_note(kind: str) -> str:
     }.get(kind, "Plain transformers, no trimformer needed.")
 
 
-def _summary(report: dict[str, Any], model: dict[str, Any], task: str, teacher: Any, types: list[str]) -> str:
+def _summary(report: dict[str, Any], model: dict[str, Any], task: str, types: list[str]) -> str:
+    source = made_from(report, model)
+    if model.get("role") == "teacher":
+        value = metric_value(model, main_metric(report))
+        score = f"{main_metric(report)} {value:.4f}" if value is not None else "see the evaluation below"
+        return f"A {task} model fine-tuned by trimformer from {source}: the teacher of this run ({score})."
     what = ", ".join(dict.fromkeys(t for t in types if t)) or "compression"
     return (
-        f"A compressed {task} model produced by trimformer ({what})"
-        f"{f' from `{teacher}`' if teacher else ''}. Stage `{model.get('name')}`: {_headline(report, model)}"
+        f"A compressed {task} model produced by trimformer ({what}) from {source}. "
+        f"Stage `{model.get('name')}`: {_headline(report, model)}"
     )
 
 

@@ -7,7 +7,6 @@ Works unchanged under `accelerate launch -m trimformer run ...` and `torchrun -m
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from typing import Any
@@ -17,17 +16,9 @@ EXIT_BUDGET = 3  # the run worked, but a stage lost more accuracy than the recip
 
 
 def _quiet_libraries() -> None:
+    # Tokenizers fork-safety warning once per DataLoader worker otherwise; known-harmless library log lines are
+    # filtered one by one in trimformer/_quiet.py (installed by `import trimformer`), nothing globally.
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    import warnings
-
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-    import logging
-
-    # peft (imported by transformers.Trainer) pulls in torchao and bitsandbytes, whose optional
-    # GPU kernels log load failures on CPU machines: noise, not problems.
-    for name in ("torchao", "bitsandbytes", "torch.utils._pytree"):
-        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def cmd_recipes(args: argparse.Namespace) -> int:
@@ -63,38 +54,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
-    from transformers import AutoTokenizer
-
-    from trimformer import data as data_mod
-    from trimformer.loading import load_model, resolve_path
-    from trimformer.measure import evaluate_model
-
-    settings = data_mod.DataSettings(
-        path=args.data,
-        name=args.data_config,
-        train_split=args.split,
-        text_column=args.text_column,
-        text_pair_column=args.text_pair_column,
-        label_column=args.label_column,
-        max_length=args.max_length,
-        dedupe=False,
-    )
-    path = resolve_path(args.model)
-    raw = data_mod.load_raw(settings, seed=42)
-    full = data_mod.datasets.concatenate_datasets([raw["train"], raw["validation"]]) if args.all else raw["validation"]
-    model = load_model(path)
-    config = model.config
-    label_names = tuple(config.id2label[i] for i in range(config.num_labels)) if args.task != "masked-lm" else ()
-    regression = getattr(config, "problem_type", None) == "regression"
-    task = data_mod.TaskSpec(args.task, getattr(config, "num_labels", 2), label_names, regression)
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    dataset = data_mod.tokenize(full, task, settings, tokenizer)
-    metrics = evaluate_model(model, dataset, data_mod.DistillationCollator(tokenizer, task), task)
-    print(json.dumps({"model": args.model, "examples": len(dataset), **metrics}, indent=2))
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trimformer", description="Distil, prune and quantize transformer encoders.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -115,18 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.set_defaults(fn=cmd_validate)
 
-    p = sub.add_parser("eval", help="Evaluate a model (any trimformer artefact) on a dataset")
-    p.add_argument("model", help="Model directory, Hub id or package:module/path")
-    p.add_argument("--data", required=True, help="Dataset file or Hub id")
-    p.add_argument("--data-config", default=None, help="Dataset configuration name")
-    p.add_argument("--split", default="train", help="Split to read (Hub datasets)")
-    p.add_argument("--all", action="store_true", help="Evaluate on every row, not the held-out 10%%")
-    p.add_argument("--task", default="sequence-classification", choices=["sequence-classification", "masked-lm"])
-    p.add_argument("--text-column", default="text")
-    p.add_argument("--text-pair-column", default=None)
-    p.add_argument("--label-column", default="label")
-    p.add_argument("--max-length", type=int, default=128)
-    p.set_defaults(fn=cmd_eval)
+    from trimformer.eval_cmd import add_eval_command
+
+    add_eval_command(sub)
 
     p = sub.add_parser("recipes", help="List built-in recipes")
     p.set_defaults(fn=cmd_recipes)

@@ -164,7 +164,9 @@ class DistillationTrainer(Trainer):
         every process holds all the logits, and the main process writes the file a later run reuses."""
         dataset = self.train_dataset
         if "example_id" not in dataset.column_names:
-            raise ValueError("teacher_cache needs an 'example_id' column in train_dataset (trimformer.data adds it)")
+            raise ValueError(
+                "teacher_cache needs an 'example_id' column in train_dataset (trimformer.load_data adds it)"
+            )
         task = self._task_name()
         check_cacheable(task, getattr(self.processing_class, "padding_side", "right"))
         teacher = self.accelerator.unwrap_model(self.teacher)

@@ -57,7 +57,17 @@ def save_artefact(model: Any, tokenizer: Any, out_dir: str | Path) -> Path:
         _save_transformed(model, log, out)
     if tokenizer is not None:
         tokenizer.save_pretrained(out)
+    with_user_umask(out.glob("*.safetensors"))
     return out
+
+
+def with_user_umask(paths: Any) -> None:
+    """safetensors writes its files with mode 0600 (a temp file renamed into place); give them the mode every
+    other file gets under the user's umask, so a shared or served model folder is readable like the rest."""
+    mask = os.umask(0)
+    os.umask(mask)  # reading the umask means setting it: put it straight back
+    for path in paths:
+        os.chmod(path, 0o666 & ~mask)
 
 
 def _save_transformed(model: Any, log: log_mod.TransformLog, out: Path) -> None:

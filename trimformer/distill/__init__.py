@@ -1,19 +1,20 @@
-"""Distillation techniques: loss terms, layer maps, student initialisation, augmentation, logit cache."""
+"""Distillation techniques: loss terms, layer maps, student initialisation, augmentation, logit cache.
 
-from trimformer.distill.augment import augment_texts
-from trimformer.distill.layer_map import build_layer_map
-from trimformer.distill.losses import attention_loss, hidden_state_loss, kd_loss, task_loss
-from trimformer.distill.student import random_student, student_from_teacher_layers
-from trimformer.distill.teacher_cache import TeacherLogitCache
+Names import lazily, so a recipe stage can read `augment.DEFAULT_KINDS` without importing torch.
+"""
 
-__all__ = [
-    "TeacherLogitCache",
-    "attention_loss",
-    "augment_texts",
-    "build_layer_map",
-    "hidden_state_loss",
-    "kd_loss",
-    "random_student",
-    "student_from_teacher_layers",
-    "task_loss",
-]
+from trimformer._lazy import lazy_exports
+
+_EXPORTS = {
+    "TeacherLogitCache": "teacher_cache",
+    "attention_loss": "losses",
+    "augment_texts": "augment",
+    "build_layer_map": "layer_map",
+    "hidden_state_loss": "losses",
+    "kd_loss": "losses",
+    "random_student": "student",
+    "student_from_teacher_layers": "student",
+    "task_loss": "losses",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

@@ -2,20 +2,22 @@
 
 from trimformer.hub import push_output
 push_output("OUTPUT", "me/minilm-distilled")
+
+Names import lazily, so the CLI can install `push`/`report` without importing huggingface_hub's upload code.
 """
 
-from trimformer.hub.push import PushError, PushResult, push_output
-from trimformer.hub.report import load_report, write_publish_files, write_report_files
-from trimformer.hub.section import HubSection, parse_hub_section, push_after_run
+from trimformer._lazy import lazy_exports
 
-__all__ = [
-    "HubSection",
-    "PushError",
-    "PushResult",
-    "load_report",
-    "parse_hub_section",
-    "push_after_run",
-    "push_output",
-    "write_publish_files",
-    "write_report_files",
-]
+_EXPORTS = {
+    "HubSection": "section",
+    "PushError": "push",
+    "PushResult": "push",
+    "load_report": "report",
+    "parse_hub_section": "section",
+    "push_after_run": "section",
+    "push_output": "push",
+    "write_publish_files": "report",
+    "write_report_files": "report",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

@@ -12,9 +12,6 @@ import argparse
 import sys
 from typing import Any
 
-from trimformer.card import CardError, scrub_secrets
-from trimformer.loading import ModelReferenceError
-
 
 def add_push_command(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
@@ -52,9 +49,12 @@ def add_report_command(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run_push(args: argparse.Namespace) -> int:
+    # Imported here, not at the top: `trimformer --help` installs this command without huggingface_hub.
+    from trimformer.card import CardError, scrub_secrets
     from trimformer.hub.push import PushError, push_output
     from trimformer.hub.report import load_report
     from trimformer.hub.section import parse_hub_section
+    from trimformer.loading import ModelReferenceError
 
     try:
         # report.json's recipe is already validated; secret-like keys are dropped (and never uploaded).
@@ -75,7 +75,9 @@ def run_push(args: argparse.Namespace) -> int:
 
 
 def run_report(args: argparse.Namespace) -> int:
+    from trimformer.card import CardError
     from trimformer.hub.report import load_report, write_report_files
+    from trimformer.loading import ModelReferenceError
     from trimformer.report_table import text_table
 
     try:

@@ -14,15 +14,15 @@ first commit and the card/report in a second, so a retry after a late failure sk
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from huggingface_hub import CommitOperationAdd, HfApi, get_token
+from huggingface_hub import CommitOperationAdd, HfApi, ModelCard, constants, get_token
 from huggingface_hub.errors import HTTPError, RevisionNotFoundError
-from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
 from trimformer.card import CardError, resolve_artefact, select_stage
 from trimformer.hub.report import load_report, write_publish_files
@@ -101,17 +101,27 @@ def remote_hashes(api: HfApi, repo_id: str, revision: str) -> dict[str, set[str]
     return out
 
 
-def _validate_card(api: HfApi, readme: Path, token: str | None) -> None:
-    """Ask the Hub to validate the card's metadata before any byte of weights goes up."""
-    response = get_session().post(
-        f"{api.endpoint}/api/validate-yaml",
-        json={"content": readme.read_text(encoding="utf-8"), "repoType": "model"},
-        headers=build_hf_headers(token=token),
-    )
-    if response.status_code == 400:
-        errors = "; ".join(e.get("message", "") for e in response.json().get("errors", []))
-        raise CardError(f"the Hub rejected the generated card's metadata ({errors}); fix the recipe's hub: section")
-    hf_raise_for_status(response)
+def _validate_card(api: HfApi, readme: Path) -> None:
+    """huggingface_hub's own check (`ModelCard.validate`, the Hub's validate-yaml) before any byte of weights goes
+    up. It asks `constants.ENDPOINT` only: pushing to another endpoint given in Python, the commit's own check
+    on the README is the one that applies."""
+    if api.endpoint.rstrip("/") != constants.ENDPOINT.rstrip("/"):
+        return
+    try:
+        ModelCard(readme.read_text(encoding="utf-8")).validate(repo_type="model")
+    except ValueError as exc:
+        raise CardError(
+            f"the Hub rejected the generated card's metadata ({_card_errors(exc)}); fix the recipe's hub: section"
+        ) from None
+
+
+def _card_errors(exc: ValueError) -> str:
+    """The Hub answers a rejected card with JSON `{"errors": [{"message": ...}]}`; ModelCard.validate passes it
+    on as the error's text."""
+    try:
+        return "; ".join(e.get("message", "") for e in json.loads(str(exc)).get("errors", [])) or _one_line(exc)
+    except (ValueError, AttributeError):
+        return _one_line(exc)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -152,7 +162,7 @@ def push_output(
         generated = write_publish_files(report, stage_name, repo_id, Path(tmp), output_dir)
         upload = {**stage_files(folder), **generated}  # generated README.md replaces any local one
         try:
-            _validate_card(api, generated["README.md"], token)
+            _validate_card(api, generated["README.md"])
             _push(api, upload, result, private, revision)
         except CardError:
             raise

@@ -9,6 +9,7 @@ Everything here is rebuilt from the stored measurements only, so it can be regen
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -36,23 +37,39 @@ def load_report(output_dir: str | Path) -> dict[str, Any]:
     return report
 
 
+def card_models(report: dict[str, Any], output_dir: Path) -> list[dict[str, Any]]:
+    """Every model this run saved in OUTPUT: its stages, controls, and the teacher when a finetune stage trained
+    it here (a teacher read from elsewhere is not this run's to describe)."""
+    out = output_dir.resolve()
+    teachers = [
+        m
+        for m in report.get("models") or []
+        if m.get("role") == "teacher" and m.get("path") and Path(str(m["path"])).resolve().parent == out
+    ]
+    return teachers + stages_of(report)
+
+
 def write_report_files(output_dir: str | Path, stage: str | None = None) -> list[Path]:
-    """(Re)write OUTPUT/report.md, OUTPUT/tradeoff.png and OUTPUT/<stage>/README.md for every saved stage
-    (or only `stage`). Returns the written paths."""
+    """(Re)write OUTPUT/report.md, OUTPUT/tradeoff.png and, in every saved model's folder (or only `stage`'s),
+    README.md with the recipe.yaml and tradeoff.png it links: a stage folder is pushed or copied on its own.
+    Returns the written paths."""
     output_dir = Path(output_dir)
     report = load_report(output_dir)
-    written = [plot_tradeoffs(report, output_dir / PLOT_FILE).path]
+    plot = plot_tradeoffs(report, output_dir / PLOT_FILE).path
+    written = [plot]
     (output_dir / REPORT_MD).write_text(render_report_md(report, PLOT_FILE), encoding="utf-8")
     written.append(output_dir / REPORT_MD)
-    names = [stage] if stage else [str(m.get("name")) for m in stages_of(report)]
+    recipe = recipe_yaml(report, output_dir)
+    names = [stage] if stage else [str(m.get("name")) for m in card_models(report, output_dir)]
     for name in names:
         model = select_stage(report, name)
         folder = output_dir / Path(str(model.get("path") or name)).name
         if not folder.is_dir():
             continue  # stage ran with save: false; nothing to describe
-        card = build_card(report, name, None, output_dir=output_dir, plot_file=f"../{PLOT_FILE}")
-        card.save(folder / "README.md")
-        written.append(folder / "README.md")
+        shutil.copyfile(plot, folder / PLOT_FILE)
+        (folder / RECIPE_YAML).write_text(recipe, encoding="utf-8")
+        build_card(report, name, None, output_dir=output_dir).save(folder / "README.md")
+        written += [folder / "README.md", folder / RECIPE_YAML, folder / PLOT_FILE]
     return written
 
 

@@ -7,34 +7,26 @@
 Modules: `evaluate` (task metrics), `weights` (params and bytes), `runtime` (devices, runtimes, threads),
 `timing` (the interleaved pass), `stats` (the one rule for figures and ratios), `report_pass` (report
 entries in, latency blocks out; `trimformer bench`), `quality` (a model's metric/size entry).
+Names import lazily: `trimformer report` reads `stats` without importing torch and `evaluate`.
 """
 
-from trimformer.measure.evaluate import evaluate_model, logits_of
-from trimformer.measure.quality import measure
-from trimformer.measure.report_pass import (
-    bench,
-    measure_latency,
-    settings_from_report,
-    settings_from_section,
-    time_run,
-)
-from trimformer.measure.runtime import model_device
-from trimformer.measure.timing import TimingSettings, time_interleaved
-from trimformer.measure.weights import count_parameters, size_on_disk_mb, weights_mb
+from trimformer._lazy import lazy_exports
 
-__all__ = [
-    "TimingSettings",
-    "bench",
-    "count_parameters",
-    "evaluate_model",
-    "logits_of",
-    "measure",
-    "measure_latency",
-    "model_device",
-    "settings_from_report",
-    "settings_from_section",
-    "size_on_disk_mb",
-    "time_interleaved",
-    "time_run",
-    "weights_mb",
-]
+_EXPORTS = {
+    "TimingSettings": "timing",
+    "bench": "report_pass",
+    "count_parameters": "weights",
+    "evaluate_model": "evaluate",
+    "logits_of": "evaluate",
+    "measure": "quality",
+    "measure_latency": "report_pass",
+    "model_device": "runtime",
+    "settings_from_report": "report_pass",
+    "settings_from_section": "report_pass",
+    "size_on_disk_mb": "weights",
+    "time_interleaved": "timing",
+    "time_run": "report_pass",
+    "weights_mb": "weights",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

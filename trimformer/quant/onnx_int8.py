@@ -15,6 +15,7 @@ import json
 import logging
 import shutil
 import tempfile
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,17 @@ def _quiet_onnxruntime():
         yield
     finally:
         root.removeFilter(only)
+
+
+@contextmanager
+def _quiet_tracer():
+    """The tracer warns about every Python branch and shape-to-int conversion in transformers' forward (both are
+    fixed by the dynamic axes and checked by the reload test), and the exporter warns that advanced indexing
+    breaks on negative indices (ours are position/token ids, never negative). Only for the export call."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", message="Exporting aten::index operator of advanced indexing")
+        yield
 
 
 class _LogitsOnly(nn.Module):
@@ -91,16 +103,17 @@ def export_onnx_int8(model: nn.Module, out_dir: str | Path, cfg: OnnxInt8Config 
     with tempfile.TemporaryDirectory(prefix="trimformer-onnx-") as tmp:
         fp32 = Path(tmp) / "fp32.onnx"
         # The TorchScript exporter (dynamo=False): the dynamo one needs onnxscript, which we do not depend on.
-        torch.onnx.export(
-            _LogitsOnly(float_model, names),
-            dummy,
-            str(fp32),
-            input_names=list(names),
-            output_names=["logits"],
-            dynamic_axes={n: {0: "batch", 1: "sequence"} for n in names} | {"logits": logits_axes},
-            opset_version=cfg.opset,
-            dynamo=False,
-        )
+        with _quiet_tracer():
+            torch.onnx.export(
+                _LogitsOnly(float_model, names),
+                dummy,
+                str(fp32),
+                input_names=list(names),
+                output_names=["logits"],
+                dynamic_axes={n: {0: "batch", 1: "sequence"} for n in names} | {"logits": logits_axes},
+                opset_version=cfg.opset,
+                dynamo=False,
+            )
         ops = ["MatMul", "Gather"] if cfg.quantize_embeddings else ["MatMul"]
         with _quiet_onnxruntime():
             quantize_dynamic(

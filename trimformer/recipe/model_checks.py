@@ -30,14 +30,42 @@ class ModelFacts:
     config: Any  # a transformers PretrainedConfig (or the raw dict as attributes when it has custom code)
     vocab: dict[str, int] | None
     tokenizer_kind: str | None = None  # tokenizer.json's model type (WordPiece, BPE, Unigram), if known
+    path: Path | None = None
 
     def get(self, name: str, default: Any = None) -> Any:
         return getattr(self.config, name, default)
 
+    def full_config(self) -> Any:
+        """transformers' config object (class defaults included); imports transformers, so only where needed."""
+        if isinstance(self.config, _Attrs) and self.path is not None and not self.get("auto_map"):
+            self.config = _auto_config(self.field, self.path)
+        return self.config
+
 
 class _Attrs:
+    """config.json as attributes, with PretrainedConfig's one derived field the checks read (num_labels)."""
+
     def __init__(self, values: dict[str, Any]):
         self.__dict__.update(values)
+        if "num_labels" not in values:
+            self.num_labels = len(values.get("id2label") or {}) or 2
+
+
+# Read straight from config.json when all are there (BERT, RoBERTa, MiniLM, MPNet ...): importing transformers
+# to parse a JSON file costs `trimformer validate` seconds. Other names (DistilBERT's n_layers) need its classes.
+CORE_FIELDS = ("model_type", "num_hidden_layers", "num_attention_heads", "hidden_size", "vocab_size")
+
+
+def _auto_config(field: str, path: Path) -> Any:
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(str(path), trust_remote_code=False)  # validate never runs model code
+    except (ValueError, KeyError, TypeError, OSError) as exc:
+        detail = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        raise UserInputError(
+            f"{field}: {path / 'config.json'} is not a config transformers can read ({detail})"
+        ) from None
 
 
 def read_model(field: str, ref: str, trust_remote_code: bool) -> ModelFacts | None:
@@ -75,15 +103,9 @@ def read_model(field: str, ref: str, trust_remote_code: bool) -> ModelFacts | No
             f"{field}: {ref} has no tokenizer (tokenizer.json or vocab.txt); save the tokenizer into the same folder"
         )
     config: Any = _Attrs(raw)
-    if not raw.get("auto_map"):
-        from transformers import AutoConfig
-
-        try:
-            config = AutoConfig.from_pretrained(str(path), trust_remote_code=False)  # validate never runs model code
-        except (ValueError, KeyError, TypeError, OSError) as exc:
-            detail = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
-            raise UserInputError(f"{field}: {config_file} is not a config transformers can read ({detail})") from None
-    return ModelFacts(field, ref, config, read_vocab(path), _tokenizer_kind(path))
+    if not raw.get("auto_map") and not all(k in raw for k in CORE_FIELDS):
+        config = _auto_config(field, path)
+    return ModelFacts(field, ref, config, read_vocab(path), _tokenizer_kind(path), path)
 
 
 def _tokenizer_kind(path: Path) -> str | None:
@@ -215,6 +237,7 @@ def student_shape(recipe: Any, teacher: ModelFacts | None, student: ModelFacts |
             )
         return Shape(spec.num_layers, heads, ffn)
     # init: random -- the teacher's config with overrides
+    teacher.full_config()  # class defaults count as fields too
     for key, value in spec.config.items():
         if not hasattr(teacher.config, key):
             raise UserInputError(

@@ -9,9 +9,12 @@ import dataclasses
 import difflib
 import enum
 import functools
+import hashlib
+import json
 import math
 import types
 import typing
+from pathlib import Path
 from typing import Any
 
 MAX_STEPS = 10_000_000
@@ -66,21 +69,40 @@ RUNNER_OWNED = {
 }
 
 
+SNAPSHOT = Path(__file__).with_name("training_fields.json")
+
+
+class Unmodelled:
+    """Stands for a library type we do not check (e.g. accelerate's ParallelismConfig): transformers does."""
+
+
+@dataclasses.dataclass(frozen=True)
+class FieldFacts:
+    kinds: tuple[Any, ...]  # python types, Enum classes, Literal values as a tuple, Unmodelled
+    default_is_none: bool
+
+
 @functools.cache
-def training_fields() -> dict[str, dataclasses.Field]:
-    from trimformer.config import DistillationConfig
+def training_fields() -> dict[str, FieldFacts]:
+    """Every DistillationConfig field a recipe may set. Read from the snapshot beside this file when it was
+    made from this transformers version and this trimformer/config.py, because importing TrainingArguments
+    takes seconds and `trimformer validate` must start fast; otherwise from the live class (slow, exact)."""
+    snapshot = _read_snapshot()
+    return snapshot if snapshot is not None else live_training_fields()
 
-    return {f.name: f for f in dataclasses.fields(DistillationConfig) if f.init}
 
-
-@functools.cache
-def _annotations() -> dict[str, Any]:
+def live_training_fields() -> dict[str, FieldFacts]:
     from trimformer.config import DistillationConfig
 
     try:
-        return typing.get_type_hints(DistillationConfig)
+        hints = typing.get_type_hints(DistillationConfig)
     except Exception:  # noqa: BLE001 - a library annotation we cannot resolve: fall back to the defaults' types
-        return {}
+        hints = {}
+    return {
+        f.name: FieldFacts(tuple(_kinds_of(hints.get(f.name), f.default)), f.default is None)
+        for f in dataclasses.fields(DistillationConfig)
+        if f.init
+    }
 
 
 def _members(annotation: Any) -> list[Any]:
@@ -89,11 +111,9 @@ def _members(annotation: Any) -> list[Any]:
     return [annotation]
 
 
-def _kinds(name: str) -> list[Any]:
+def _kinds_of(annotation: Any, default: Any) -> list[Any]:
     """The types a field accepts (origin types for generics, Enum classes, Literal values as a tuple)."""
-    annotation = _annotations().get(name)
     if annotation is None:
-        default = training_fields()[name].default
         return [type(default)] if default is not dataclasses.MISSING and default is not None else [Any]
     out = []
     for member in _members(annotation):
@@ -102,6 +122,60 @@ def _kinds(name: str) -> list[Any]:
         else:
             out.append(typing.get_origin(member) or member)
     return out
+
+
+def _kinds(name: str) -> list[Any]:
+    return list(training_fields()[name].kinds)
+
+
+# --- the snapshot: JSON of every field's kinds, keyed by what it was made from -------------------------------
+_PLAIN = {bool: "bool", int: "int", float: "float", str: "str", list: "list", dict: "dict", type(None): "none"}
+_PLAIN[Any] = "any"  # typing.Any is not a type; a separate line keeps mypy quiet about the dict's key type
+
+
+def snapshot_key() -> dict[str, str]:
+    from importlib.metadata import version
+
+    source = (Path(__file__).resolve().parents[1] / "config.py").read_bytes()
+    return {"transformers": version("transformers"), "config_py_sha256": hashlib.sha256(source).hexdigest()}
+
+
+def _encode(kind: Any) -> Any:
+    if isinstance(kind, tuple):
+        return {"literal": list(kind)}
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        return {"enum": kind.__name__, "values": [m.value for m in kind]}
+    return _PLAIN.get(kind, "unmodelled")
+
+
+def _decode(code: Any) -> Any:
+    if isinstance(code, dict) and "literal" in code:
+        return tuple(code["literal"])
+    if isinstance(code, dict):
+        return enum.Enum(code["enum"], [(f"v{i}", v) for i, v in enumerate(code["values"])])
+    return {v: k for k, v in _PLAIN.items()}.get(code, Unmodelled)
+
+
+def snapshot_text() -> str:
+    """The snapshot made from the live class: `python -m trimformer.recipe.training` writes it."""
+    fields = {
+        name: {"kinds": [_encode(k) for k in facts.kinds], "default_is_none": facts.default_is_none}
+        for name, facts in live_training_fields().items()
+    }
+    return json.dumps({**snapshot_key(), "fields": fields}, indent=1, sort_keys=True) + "\n"
+
+
+def _read_snapshot() -> dict[str, FieldFacts] | None:
+    try:
+        data = json.loads(SNAPSHOT.read_text())
+        if {k: data.get(k) for k in snapshot_key()} != snapshot_key():
+            return None  # another transformers or an edited DistillationConfig: the live class decides
+        return {
+            name: FieldFacts(tuple(_decode(c) for c in f["kinds"]), f["default_is_none"])
+            for name, f in data["fields"].items()
+        }
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 _WORDS = {
@@ -116,7 +190,7 @@ _WORDS = {
 
 def _coerce(key: str, value: Any, kinds: list[Any]) -> Any:
     """The value as the field's type, or ValueError naming the field and what it takes."""
-    if value is None and (type(None) in kinds or training_fields()[key].default is None):
+    if value is None and (type(None) in kinds or training_fields()[key].default_is_none):
         return value
     enums = [k for k in kinds if isinstance(k, type) and issubclass(k, enum.Enum)]
     if enums:
@@ -154,7 +228,7 @@ def _coerce(key: str, value: Any, kinds: list[Any]) -> Any:
         if kind in kinds and isinstance(value, kind):
             return value
     known = set(_WORDS) | {type(None), Any}
-    if any(k not in known and not isinstance(k, tuple) for k in kinds):
+    if any(k not in known and not isinstance(k, tuple) for k in kinds):  # Unmodelled included
         return value  # a library type we do not model (e.g. ParallelismConfig): transformers checks it
     wanted = [_WORDS[k] for k in kinds if k in _WORDS]
     if int in kinds and float in kinds:
@@ -235,3 +309,8 @@ def check_weights(values: dict[str, Any], defaults: dict[str, float] | None = No
     weights.update({k: v for k, v in values.items() if k in weights})
     if not any(w > 0 for w in weights.values()):
         raise ValueError("all loss weights are 0; set alpha_task, alpha_kd, alpha_hidden or alpha_attention above 0")
+
+
+if __name__ == "__main__":
+    SNAPSHOT.write_text(snapshot_text())
+    print(f"wrote {SNAPSHOT}")

@@ -4,18 +4,17 @@ over teacher-labelled augmented variants and unlabelled text."""
 from __future__ import annotations
 
 import copy
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import datasets
 from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, field_validator, model_validator
 
-from trimformer import data as data_mod
 from trimformer.artefact.capabilities import TEACHER_READS_IDS, TRAINS_FULL, Effect
 from trimformer.distill.augment import DEFAULT_KINDS, augment_texts
-from trimformer.distill.student import random_student, student_from_teacher_layers
 from trimformer.loading import resolve_path
 from trimformer.stages.base import Options, RunState, StageConfig, StageResult, register_stage
-from trimformer.stages.common import train_student, training_view
+
+if TYPE_CHECKING:  # the handlers import these where used: `trimformer validate` reads the config alone
+    import datasets
 
 LayerPairs = Annotated[list[tuple[NonNegativeInt, NonNegativeInt]], Field(min_length=1)]
 
@@ -97,6 +96,7 @@ def build_student(state: RunState) -> tuple[Any, Any]:
     model's), a smaller random config, or an existing checkpoint (a trimformer artefact included)."""
     from transformers import AutoTokenizer
 
+    from trimformer.distill.student import random_student, student_from_teacher_layers
     from trimformer.loading import load_model
 
     spec = state.recipe.student
@@ -136,6 +136,11 @@ def _head_kwargs(path: str, state: RunState) -> dict[str, Any]:
 
 def extra_training_text(cfg: DistillStage, state: RunState) -> datasets.Dataset | None:
     """Augmented variants and unlabelled text, tokenized, with example_ids after the labelled ones."""
+    import datasets
+
+    from trimformer import data as data_mod
+    from trimformer.stages.common import training_view
+
     d = state.data
     s = d.settings
     pieces: list[dict[str, list]] = []
@@ -165,6 +170,10 @@ def extra_training_text(cfg: DistillStage, state: RunState) -> datasets.Dataset 
 
 @register_stage("distill", DistillStage)
 def run_distill(cfg: DistillStage, state: RunState) -> StageResult:
+    import datasets
+
+    from trimformer.stages.common import train_student, training_view
+
     student = state.student()
     start = copy.deepcopy(student) if cfg.control else None
     train = training_view(state, state.teacher, teacher_tokenizer=state.teacher_tokenizer).train
@@ -191,6 +200,8 @@ def run_distill(cfg: DistillStage, state: RunState) -> StageResult:
 
 def control_row(cfg: DistillStage, state: RunState, student: Any, steps: int) -> StageResult:
     """The same starting student trained on labels alone, same optimizer steps and settings, no teacher."""
+    from trimformer.stages.common import train_student
+
     budget = cfg.model_copy(update={"training": {**cfg.training, "max_steps": max(1, steps)}})
     model, info = train_student(state, student, None, budget, f"{state.stage}-control")
     info["control_of"] = state.stage

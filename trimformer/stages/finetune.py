@@ -10,7 +10,6 @@ from pydantic import Field
 
 from trimformer.artefact.capabilities import TRAINS_FULL, Effect
 from trimformer.stages.base import RunState, StageConfig, StageResult, register_stage
-from trimformer.stages.common import train_student, training_view
 from trimformer.stages.early_stopping import EarlyStopping
 
 
@@ -28,6 +27,8 @@ class FinetuneStage(StageConfig):
 
 @register_stage("finetune", FinetuneStage)
 def run_finetune(cfg: FinetuneStage, state: RunState) -> StageResult:
+    from trimformer.stages.common import train_student  # here: validating a recipe imports no transformers
+
     if cfg.target == "teacher":
         # The teacher reads its own tokenizer's ids (an MPNet teacher fed a BERT student's ids learns nothing).
         model, tokenizer, role = state.teacher, state.teacher_tokenizer, "teacher"
@@ -41,7 +42,9 @@ def run_finetune(cfg: FinetuneStage, state: RunState) -> StageResult:
 
 
 def _early_stopping(cfg: FinetuneStage, state: RunState, tokenizer) -> dict:
-    from trimformer.stages.early_stopping import KeepBestAndStop, eval_steps, split_validation
+    from trimformer.stages.common import training_view
+    from trimformer.stages.early_stopping import eval_steps, split_validation
+    from trimformer.stages.keep_best import KeepBestAndStop
 
     es = cfg.early_stopping
     view = training_view(state, None, tokenizer=tokenizer)

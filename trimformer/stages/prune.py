@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 from typing import Any, ClassVar
 
-import datasets
 from pydantic import (
     Field,
     NonNegativeFloat,
@@ -19,13 +18,13 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from torch.utils.data import DataLoader
 
 from trimformer.artefact.capabilities import TEACHER_READS_IDS, Effect
 from trimformer.compress import Calibration, TechniqueConfig, compress_
-from trimformer.prune import FFNPruneConfig, HeadPruneConfig, LayerDropConfig, VocabPruneConfig, current_shapes
+from trimformer.prune.config import FFNPruneConfig, HeadPruneConfig, LayerDropConfig, VocabPruneConfig
 from trimformer.stages.base import Options, RunState, StageConfig, StageResult, check_training_block, register_stage
-from trimformer.stages.common import train_student
+
+# Handlers import torch, datasets and the trainer where used: `trimformer validate` reads the configs alone.
 
 
 class Recovery(Options):
@@ -93,6 +92,8 @@ class PruneVocabStage(TechniqueStage, VocabPruneConfig):
 
 
 def calibration_from(state: RunState, n_batches: int, batch_size: int) -> Calibration:
+    from torch.utils.data import DataLoader
+
     view = state.data.view(state.tokenizer)
     train = view.train
     n = min(len(train), n_batches * batch_size)
@@ -104,6 +105,9 @@ def calibration_from(state: RunState, n_batches: int, batch_size: int) -> Calibr
 
 
 def _run_structural(cfg: _PruneStage, state: RunState) -> StageResult:
+    from trimformer.prune.shapes import current_shapes
+    from trimformer.stages.common import train_student
+
     student = state.student()
     # Recovery distils from the model as it was just before pruning (it reads the student's own ids).
     teacher = copy.deepcopy(student).eval() if cfg.recovery is not None else None
@@ -128,6 +132,8 @@ register_stage("prune_ffn", PruneFFNStage)(_run_structural)
 
 def _corpus_ids(state: RunState, include_eval_text: bool = False) -> list[list[int]]:
     """The training text (and optionally the eval text) tokenized without truncation."""
+    import datasets
+
     s = state.data.settings
     raw = state.data.raw_train
     if include_eval_text:

@@ -24,7 +24,6 @@ from trimformer.quant.config import (
     TorchDynamicInt8Config,
 )
 from trimformer.stages.base import RunState, StageConfig, StageResult, register_stage
-from trimformer.stages.common import train_student
 from trimformer.stages.prune import TechniqueStage
 
 QuantMethod = Literal[
@@ -108,6 +107,8 @@ def run_lowrank(cfg: LowRankStage, state: RunState) -> StageResult:
     model = compress_(state.student(), cfg.technique(), stage=state.stage)
     info: dict[str, Any] = {"runtime": "pytorch", "compiled": False, "ranks": _last_entry(model)["ranks"]}
     if cfg.recovery:
+        from trimformer.stages.common import train_student  # here: validating a recipe imports no transformers
+
         model, trained = train_student(
             state, model, state.teacher, cfg, state.stage, teacher_tokenizer=state.teacher_tokenizer
         )
@@ -146,6 +147,8 @@ def run_lora(cfg: LoraStage, state: RunState) -> StageResult:
     adapter_cfg = cfg.technique().model_copy(update={"task": state.task.name})
     student = compress_(state.student(), adapter_cfg, stage=state.stage)
     teacher = state.teacher if cfg.distill else None
+    from trimformer.stages.common import train_student
+
     model, info = train_student(
         state, student, teacher, cfg, state.stage, loss=cfg.loss, teacher_tokenizer=state.teacher_tokenizer
     )
