@@ -127,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     from trimformer.bench_cmd import add_bench_command
 
     add_bench_command(sub)
+    from trimformer.search.cli import add_search_command
+
+    add_search_command(sub)
     return parser
 
 

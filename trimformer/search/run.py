@@ -1,0 +1,326 @@
+"""`trimformer search RECIPE --budget latency_b1_ms=5`: the most accurate candidate that fits the budget.
+
+1. time the smallest shapes; a budget below them is refused before any training (exit 2, the smallest figure);
+2. time a sample of shapes, fit a latency/size model, time for real every capacity-maximal candidate it
+   predicts within budget (a candidate counts as fitting only by its measured figures);
+3. score those candidates zero-shot, then successive halving with short distillations (`halving`);
+4. the winner gets the recipe's full distillation through the normal runner (OUTPUT/winner/, report, cards);
+5. OUTPUT/search.json lists every candidate; OUTPUT/pareto.png plots accuracy against latency.
+`--resume` reuses every measurement, score and checkpoint search.json records.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from trimformer.errors import UserInputError
+from trimformer.loading import load_model
+from trimformer.measure.timing import TimingSettings
+from trimformer.recipe.load import LoadedRecipe
+from trimformer.search import halving, latency
+from trimformer.search.build import build_trainable, finish
+from trimformer.search.config import SearchSection, budget_batch
+from trimformer.search.space import Shape, enumerate_space, smallest, undominated
+from trimformer.search.store import FILE, SearchLog, settings_key
+
+
+class ImpossibleBudget(UserInputError):
+    """The budget is below what the smallest candidate measured: nothing to search."""
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def check_recipe(loaded: LoadedRecipe) -> Any:
+    """The recipe's stages are one `distill` stage: the winner's full recovery distillation."""
+    types = [e["type"] for e in loaded.raw["stages"]]
+    if types != ["distill"]:
+        raise UserInputError(
+            f"{loaded.source}: a search recipe's stages are one distill stage (the winner's recovery "
+            f"distillation; the search adds pruning and int8 itself), got {types}"
+        )
+    if loaded.recipe.student.model:
+        raise UserInputError(
+            f"{loaded.source}: student.model: the search cuts its students from the teacher; remove it"
+        )
+    return loaded.stages[0]
+
+
+class Search:
+    def __init__(self, loaded: LoadedRecipe, budget: dict[str, float], resume: bool, overwrite: bool):
+        self.loaded, self.recipe = loaded, loaded.recipe
+        self.section: SearchSection = self.recipe.search or SearchSection()
+        self.budget = {**self.section.budget, **budget}
+        if not self.budget:
+            raise UserInputError("search: no budget; pass --budget latency_b1_ms=5 (or set search.budget)")
+        self.final = check_recipe(loaded)
+        self.out = Path(self.recipe.output_dir)
+        self.batch_sizes = tuple(sorted({1} | {b for k in self.budget if (b := budget_batch(k))}))
+        self.figure_keys = latency.figure_keys(self.batch_sizes)
+        self.shapes: list[Shape] = []
+        self.resume, self.overwrite = resume, overwrite
+        self.started = time.perf_counter()
+
+    # -- set-up -------------------------------------------------------------------------------------------
+    def open_log(self) -> SearchLog:
+        from trimformer.runner import check_output_dir
+
+        path = self.out / FILE
+        if not (self.resume and path.is_file()):
+            if self.overwrite and self.out.exists():
+                shutil.rmtree(self.out)
+            check_output_dir(self.out, overwrite=False)
+        raw = {k: v for k, v in self.loaded.raw.items() if k not in ("search", "output_dir")}
+        section = self.section.model_dump(exclude={"budget", "compare"})
+        key = settings_key(raw, section, self.budget)
+        header = {"recipe_source": self.loaded.source, "budget": self.budget, "search": section}
+        return SearchLog.open(path, key, self.resume, header)
+
+    def timing(self) -> TimingSettings:
+        m = self.recipe.measure
+        return TimingSettings(
+            batch_sizes=self.batch_sizes,
+            length=m.length,
+            threads=m.threads,
+            rounds=self.section.rounds,
+            calls=self.section.calls,
+            devices=("cpu",),
+            seed=self.recipe.seed,
+        )
+
+    # -- latency and size ---------------------------------------------------------------------------------
+    def measure(self, shapes: list[Shape], why: str) -> None:
+        todo = [s for s in shapes if self.log.measured(s) is None]
+        if not todo:
+            return
+        say(f"search: timing {len(todo)} candidate(s) ({why})")
+        figures = latency.measure_shapes(
+            self.state, todo, self.timing(), self.section.vocab_include_eval_text, progress=say
+        )
+        for shape in todo:
+            self.log.candidate(shape)["measured"] = figures[shape.key]
+        self.log.data["measurement"] = self.timing().to_dict()
+        self.log.save()
+
+    def refuse_if_impossible(self) -> None:
+        tiny = smallest(self.shapes)
+        self.measure(tiny, "the smallest shapes")
+        if any(latency.within(self.log.measured(s), self.budget) for s in tiny):
+            return
+        parts = []
+        for key, limit in self.budget.items():
+            best = min(tiny, key=lambda s: self.log.measured(s)[key])
+            parts.append(
+                f"{key}={limit:g} but the smallest measured {self.log.measured(best)[key]:g} ({best.describe()})"
+            )
+        self.log.data["status"] = "refused"
+        self.log.save()
+        raise ImpossibleBudget(
+            f"budget cannot be met: {'; '.join(parts)}; raise the budget or widen search (depths, heads_keep, "
+            "ffn_keep, int8)"
+        )
+
+    def figures(self, shape: Shape) -> dict[str, float] | None:
+        return self.log.measured(shape) or self.log.candidate(shape).get("predicted")
+
+    def shortlist(self) -> list[Shape]:
+        """Capacity-maximal candidates that fit as measured (see module docstring, step 2)."""
+        sample = latency.design_sample(self.shapes, self.section.timed_shapes, self.recipe.seed, smallest(self.shapes))
+        self.measure(sample, "a sample to fit the latency and size model")
+        measured = [s for s in self.shapes if self.log.measured(s)]
+        fitted = latency.FittedModel.fit(measured, {s.key: self.log.measured(s) for s in measured}, self.figure_keys)
+        self.log.data["fitted_model"] = fitted.to_dict()
+        for shape in self.shapes:
+            prediction = fitted.predict(shape)
+            if prediction is not None:
+                self.log.candidate(shape)["predicted"] = prediction
+        while True:
+            pool = []
+            for s in self.shapes:
+                m = self.log.measured(s)
+                fits = (
+                    latency.within(m, self.budget)
+                    if m
+                    else latency.within(self.figures(s) or {}, self.budget, self.section.slack)
+                )
+                self.log.candidate(s)["fits"] = fits if m else None
+                if fits:
+                    pool.append(s)
+            front = undominated(pool)
+            if all(self.log.measured(s) for s in front):
+                break
+            self.measure(front, "predicted within budget, largest of their kind")
+        for s in self.shapes:
+            entry = self.log.candidate(s)
+            entry["status"] = (
+                "shortlisted"
+                if s in front
+                else (
+                    "over budget"
+                    if entry["fits"] is False
+                    else ("dominated" if entry["fits"] or s in pool else "predicted over budget")
+                )
+            )
+        self.log.save()
+        return front
+
+    # -- accuracy -----------------------------------------------------------------------------------------
+    def model_for(self, shape: Shape, steps: int, cache: dict[str, Any]) -> tuple[Any, Any]:
+        """The trainable shape trained `steps` steps in total (from memory, its checkpoint, or trained now)."""
+        record = self.log.trainable(shape)
+        key = record["key"]
+        if key in cache and record["steps"] == steps:
+            return cache[key]
+        if record["checkpoint"] and Path(record["checkpoint"]).is_dir() and record["steps"] <= steps:
+            model = load_model(record["checkpoint"], self.state.task.auto_class).eval()
+            pair = (model, self.state.teacher_tokenizer)
+            done = record["steps"]
+        else:
+            pair, done = build_trainable(self.state, shape), 0
+        if steps > done:
+            model = halving.train_more(
+                self.state, pair[0], steps - done, self.final, self.selection.train, f"search-{key}"
+            )
+            pair = (model, self.state.teacher_tokenizer)
+            folder = self.out / ".search" / key
+            from trimformer.runner import save_stage
+
+            save_stage(model, pair[1], folder)
+            record.update(steps=steps, checkpoint=str(folder))
+            self.bar_steps.update(steps - done)
+            self.log.save()
+        cache[key] = pair
+        return pair
+
+    def score_rung(self, shapes: list[Shape], rung: int) -> list[Shape]:
+        """Score every candidate at `rung` (skipping those already scored); best first."""
+        steps = halving.cumulative_steps(rung, self.section.rung_steps, self.section.eta)
+        cache: dict[str, Any] = {}
+        for shape in tqdm(shapes, desc=f"rung {rung} ({steps} steps)", unit="cand", file=sys.stderr):
+            entry = self.log.candidate(shape)
+            if str(rung) in entry["rungs"]:
+                continue
+            model, tokenizer = self.model_for(shape, steps, cache)
+            float_score = halving.score(self.state, model, tokenizer, self.selection.raw)
+            final_model, final_tok = finish(self.state, shape, model, tokenizer, self.section.vocab_include_eval_text)
+            value = (
+                float_score
+                if final_model is model
+                else halving.score(self.state, final_model, final_tok, self.selection.raw)
+            )
+            entry["rungs"][str(rung)] = {
+                "steps": steps,
+                "accuracy": round(value, 5),
+                "float_accuracy": round(float_score, 5),
+            }
+            entry["estimated_accuracy"], entry["steps_spent"] = round(value, 5), steps
+            self.log.save()
+        return sorted(shapes, key=lambda s: self._rank_key(s, rung))
+
+    def _rank_key(self, shape: Shape, rung: int) -> tuple:
+        entry = self.log.candidate(shape)
+        first = self.figure_keys[0]
+        return (-entry["rungs"][str(rung)]["accuracy"], shape.lossiness(), entry["measured"][first])
+
+    def halve(self, shortlist: list[Shape]) -> Shape:
+        s = self.section
+        total = halving.planned_steps(len(shortlist), s.candidates, s.rung_steps, s.eta)
+        self.bar_steps = tqdm(total=total, desc="training steps (search budget)", unit="step", file=sys.stderr)
+        self.bar_steps.update(sum(t["steps"] for t in self.log.data["trainables"].values()))
+        ranked = self.score_rung(shortlist, 0)
+        current, rung = halving.next_rung(ranked, 1, s.candidates, s.eta), 1
+        while len(current) > 1:
+            for shape in ranked:
+                if shape not in current and "halted" not in self.log.candidate(shape):
+                    self.log.candidate(shape)["halted"] = f"after rung {rung - 1}"
+            ranked = self.score_rung(current, rung)
+            rung += 1
+            current = ranked[: math.ceil(len(ranked) / s.eta)]
+        for shape in ranked:
+            if shape not in current and "halted" not in self.log.candidate(shape):
+                self.log.candidate(shape)["halted"] = f"after rung {rung - 1}"
+        self.bar_steps.close()
+        return current[0]
+
+    # -- the whole search ---------------------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        from trimformer.measure.runtime import try_single_interop_thread
+        from trimformer.runner import build_state
+
+        try_single_interop_thread()
+        self.log = self.open_log()
+        self.state = build_state(self.loaded)
+        self.state.output_dir = self.out
+        self.shapes = enumerate_space(self.section, self.state.teacher.config.num_hidden_layers)
+        for shape in self.shapes:
+            self.log.candidate(shape)
+        self.log.data.update(status="timing", space_size=len(self.shapes))
+        self.log.save()
+        self.refuse_if_impossible()
+        shortlist = self.shortlist()
+        say(f"search: {len(shortlist)} candidate(s) fit the budget as measured and are not dominated")
+        self.selection = halving.Selection.carve(self.state, self.section.selection_examples, self.recipe.seed)
+        self.log.data.update(status="training", selection_examples=len(self.selection.raw))
+        winner = self.halve(shortlist)
+        self.log.candidate(winner)["status"] = "winner"
+        self.log.data.update(status="final", winner={"key": winner.key, "shape": winner.to_dict()})
+        self.log.save()
+        say(f"search: winner {winner.describe()}; full distillation through the normal run path")
+        self.finish(winner)
+        return self.log.data
+
+    def finish(self, winner: Shape) -> None:
+        from trimformer.search import compare, plot
+        from trimformer.search.winner import figures_of, final_entry, run_winner, winner_recipe
+
+        del self.state  # free the teacher and data before the winner's run loads its own
+        folder = self.out / "winner"
+        recipe = winner_recipe(
+            self.loaded.raw, winner, folder, list(self.batch_sizes), self.section.vocab_include_eval_text
+        )
+        report = run_winner(recipe, self.loaded.source, self.out / "winner.yaml")
+        entry = final_entry(report)
+        metric = report["main_metric"]
+        measured = figures_of(entry, list(self.batch_sizes))
+        record = self.log.candidate(winner)
+        record["final"] = {
+            "accuracy": entry["metrics"].get(metric),
+            "metric": metric,
+            "path": entry["path"],
+            **measured,
+        }
+        record["steps_spent"] = record.get("steps_spent", 0)
+        ok = all(measured.get(k) is not None and measured[k] <= v for k, v in self.budget.items())
+        self.log.data["winner"].update(final=record["final"], within_budget=ok, report=str(folder / "report.json"))
+        if not ok:
+            say(f"search: warning: the winner's final measurement {measured} is over the budget {self.budget}")
+        refs = list(self.section.compare) + list(getattr(self, "extra_compare", []))
+        if refs:
+            self.log.data["comparison"] = compare.compare(report, entry, refs, self.recipe, self.batch_sizes)
+        shutil.rmtree(self.out / ".search", ignore_errors=True)
+        for t in self.log.data["trainables"].values():
+            t["checkpoint"] = None
+        self.log.data.update(status="done", wall_time_s=round(time.perf_counter() - self.started, 1))
+        self.log.save()
+        plot.pareto(self.log.data, self.out / "pareto.png")
+        say(f"search: {self.out / FILE}, {self.out / 'pareto.png'}, winner run {folder}")
+
+
+def run_search(
+    loaded: LoadedRecipe,
+    budget: dict[str, float] | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    compare: list[str] | None = None,
+) -> dict[str, Any]:
+    search = Search(loaded, budget or {}, resume, overwrite)
+    search.extra_compare = compare or []
+    return search.run()
