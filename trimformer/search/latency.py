@@ -9,6 +9,7 @@ ranks the candidates nobody timed.
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from trimformer.artefact.io import save_artefact
 from trimformer.measure.timing import TimingSettings, time_interleaved
@@ -43,8 +45,7 @@ def measure_shapes(
     sizes: dict[str, float] = {}
     scratch = Path(tempfile.mkdtemp(prefix="trimformer-search-"))
     try:
-        for i, shape in enumerate(shapes, 1):
-            say(f"  building {i}/{len(shapes)}: {shape.describe()}")
+        for shape in tqdm(shapes, desc="building candidates to time", unit="cand", file=sys.stderr):
             model, tokenizer = build_trainable(state, shape, importance="magnitude")
             model, tokenizer = finish(state, shape, model, tokenizer, include_eval_text)
             folder = scratch / shape.key

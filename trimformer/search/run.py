@@ -67,7 +67,7 @@ class Search:
         self.figure_keys = latency.figure_keys(self.batch_sizes)
         self.shapes: list[Shape] = []
         self.resume, self.overwrite = resume, overwrite
-        self.started = time.perf_counter()
+        self.started, self.before = time.perf_counter(), 0.0
 
     # -- set-up -------------------------------------------------------------------------------------------
     def open_log(self) -> SearchLog:
@@ -96,6 +96,11 @@ class Search:
             seed=self.recipe.seed,
         )
 
+    def save(self) -> None:
+        """search.json with the wall time so far (summed over resumed sessions)."""
+        self.log.data["wall_time_s"] = round(self.before + time.perf_counter() - self.started, 1)
+        self.log.save()
+
     # -- latency and size ---------------------------------------------------------------------------------
     def measure(self, shapes: list[Shape], why: str) -> None:
         todo = [s for s in shapes if self.log.measured(s) is None]
@@ -108,7 +113,7 @@ class Search:
         for shape in todo:
             self.log.candidate(shape)["measured"] = figures[shape.key]
         self.log.data["measurement"] = self.timing().to_dict()
-        self.log.save()
+        self.save()
 
     def refuse_if_impossible(self) -> None:
         tiny = smallest(self.shapes)
@@ -122,7 +127,7 @@ class Search:
                 f"{key}={limit:g} but the smallest measured {self.log.measured(best)[key]:g} ({best.describe()})"
             )
         self.log.data["status"] = "refused"
-        self.log.save()
+        self.save()
         raise ImpossibleBudget(
             f"budget cannot be met: {'; '.join(parts)}; raise the budget or widen search (depths, heads_keep, "
             "ffn_keep, int8)"
@@ -169,7 +174,7 @@ class Search:
                     else ("dominated" if entry["fits"] or s in pool else "predicted over budget")
                 )
             )
-        self.log.save()
+        self.save()
         return front
 
     # -- accuracy -----------------------------------------------------------------------------------------
@@ -196,7 +201,7 @@ class Search:
             save_stage(model, pair[1], folder)
             record.update(steps=steps, checkpoint=str(folder))
             self.bar_steps.update(steps - done)
-            self.log.save()
+            self.save()
         cache[key] = pair
         return pair
 
@@ -222,7 +227,7 @@ class Search:
                 "float_accuracy": round(float_score, 5),
             }
             entry["estimated_accuracy"], entry["steps_spent"] = round(value, 5), steps
-            self.log.save()
+            self.save()
         return sorted(shapes, key=lambda s: self._rank_key(s, rung))
 
     def _rank_key(self, shape: Shape, rung: int) -> tuple:
@@ -257,13 +262,17 @@ class Search:
 
         try_single_interop_thread()
         self.log = self.open_log()
+        self.before = float(self.log.data.get("wall_time_s") or 0)
+        if self.log.data.get("status") == "done":
+            say(f"search: {self.out / FILE} is finished already (winner in {self.out / 'winner'})")
+            return self.log.data
         self.state = build_state(self.loaded)
         self.state.output_dir = self.out
         self.shapes = enumerate_space(self.section, self.state.teacher.config.num_hidden_layers)
         for shape in self.shapes:
             self.log.candidate(shape)
         self.log.data.update(status="timing", space_size=len(self.shapes))
-        self.log.save()
+        self.save()
         self.refuse_if_impossible()
         shortlist = self.shortlist()
         say(f"search: {len(shortlist)} candidate(s) fit the budget as measured and are not dominated")
@@ -272,7 +281,7 @@ class Search:
         winner = self.halve(shortlist)
         self.log.candidate(winner)["status"] = "winner"
         self.log.data.update(status="final", winner={"key": winner.key, "shape": winner.to_dict()})
-        self.log.save()
+        self.save()
         say(f"search: winner {winner.describe()}; full distillation through the normal run path")
         self.finish(winner)
         return self.log.data
@@ -308,8 +317,8 @@ class Search:
         shutil.rmtree(self.out / ".search", ignore_errors=True)
         for t in self.log.data["trainables"].values():
             t["checkpoint"] = None
-        self.log.data.update(status="done", wall_time_s=round(time.perf_counter() - self.started, 1))
-        self.log.save()
+        self.log.data.update(status="done")
+        self.save()
         plot.pareto(self.log.data, self.out / "pareto.png")
         say(f"search: {self.out / FILE}, {self.out / 'pareto.png'}, winner run {folder}")
 
