@@ -150,3 +150,20 @@ def test_resume_continues_without_redoing_finished_candidates(tiny_run, monkeypa
         assert {r: data["candidates"][key]["rungs"][r] for r in rungs} == rungs
     # another budget is another search: refused rather than mixed
     assert main(["search", str(recipe), "--budget", "size_mb=0.3", "--resume"]) == 2
+
+
+def test_budget_from_a_reference_artefact_is_measured_in_the_same_pass_and_compared(tiny_run):
+    import tiny
+
+    reference = tiny_run / "reference"
+    tiny.tiny_bert(3, layers=3, hidden=64).save_pretrained(reference)
+    tiny.make_tokenizer().save_pretrained(reference)
+    recipe = search_recipe(tiny_run, depths=[1, 2], heads_keep=[1.0], ffn_keep=[1.0], vocab=[False], int8=[False])
+    assert main(["search", str(recipe), "--budget", f"size_mb=@{reference}"]) == 0
+    data = _read(tiny_run)
+    measured = data["budget_references"][f"@{reference}"]
+    assert data["budget"] == {"size_mb": measured["size_mb"]} and measured["latency_b1_ms"] > 0
+    names = [m["name"] for m in data["comparison"]["models"]]
+    assert names[0] == "search winner" and len(names) == 2
+    assert all(m["accuracy"] is not None and m["latency_b1_ms"] for m in data["comparison"]["models"])
+    assert data["winner"]["within_budget"]

@@ -56,6 +56,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from trimformer.runner import run
 
     loaded = load_recipe(args.recipe, args.set)  # everything is checked before anything loads
+    if loaded.recipe.search is not None:  # a search recipe: `run` is `search` with the recipe's budget
+        from trimformer.search.run import run_search
+
+        run_search(loaded, overwrite=args.overwrite)
+        return 0
     run(loaded, overwrite=args.overwrite)
     return 0
 

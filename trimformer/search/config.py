@@ -34,12 +34,16 @@ def budget_batch(key: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def parse_budget(items: list[str]) -> dict[str, float]:
-    """`["latency_b1_ms=5", "size_mb=20"]` (the CLI's --budget, also comma-separated) -> {key: value}."""
-    out: dict[str, float] = {}
+def parse_budget(items: list[str]) -> dict[str, float | str]:
+    """`["latency_b1_ms=5", "size_mb=20"]` (the CLI's --budget, also comma-separated) -> {key: value}; a value
+    `@PATH` stands for what the artefact at PATH measures in the search's first timing pass."""
+    out: dict[str, float | str] = {}
     for item in items:
         for part in filter(None, (p.strip() for p in item.split(","))):
             key, sep, value = part.partition("=")
+            if sep and value.startswith("@") and len(value) > 1:  # the figure a saved artefact measures
+                out[check_budget_key(key.strip())] = value
+                continue
             try:
                 check_budget_key(key.strip())
                 number = float(value)
@@ -59,8 +63,10 @@ class SearchSection(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    budget: dict[str, Annotated[float, Field(gt=0)]] = Field(
-        default_factory=dict, description="latency_b<N>_ms and/or size_mb limits (CLI --budget adds to these)"
+    budget: dict[str, Annotated[float, Field(gt=0)] | Annotated[str, Field(pattern=r"^@.+")]] = Field(
+        default_factory=dict,
+        description="latency_b<N>_ms and/or size_mb limits (CLI --budget adds to these); @PATH: what the artefact "
+        "at PATH measures, timed in the same pass as the smallest candidates",
     )
     depths: list[PositiveInt] | None = Field(None, description="Student depths to try (default: 1 .. teacher layers)")
     layer_patterns: list[Literal["spread", "bottom", "top"]] = Field(
@@ -99,7 +105,7 @@ class SearchSection(BaseModel):
     )
 
     _keys = field_validator("budget")(
-        classmethod(lambda cls, v: {check_budget_key(k): float(x) for k, x in v.items()})
+        classmethod(lambda cls, v: {check_budget_key(k): x if isinstance(x, str) else float(x) for k, x in v.items()})
     )
 
     @field_validator("layer_sets")

@@ -37,12 +37,19 @@ def measure_shapes(
     settings: TimingSettings,
     include_eval_text: bool = False,
     progress: Callable[[str], None] | None = None,
+    references: dict[str, str] | None = None,
 ) -> dict[str, dict[str, float]]:
     """Build every shape (magnitude importance: no data, same shapes' sizes), save it to a temp folder for its
-    size on disk, and time them all together. {shape key: {latency_b<N>_ms: median, size_mb, spread_b<N>}}."""
+    size on disk, and time them all together. {shape key: {latency_b<N>_ms: median, size_mb, spread_b<N>}}.
+    `references` ({name: saved artefact}) are loaded and timed in the same pass (a budget taken from one)."""
+    from trimformer.loading import load_model
+
     say = progress or (lambda _m: None)
     models: dict[str, Any] = {}
     sizes: dict[str, float] = {}
+    for name, path in (references or {}).items():
+        models[name] = load_model(path, state.task.auto_class).eval()
+        sizes[name] = round(size_on_disk_mb(path), 3)
     scratch = Path(tempfile.mkdtemp(prefix="trimformer-search-"))
     try:
         for shape in tqdm(shapes, desc="building candidates to time", unit="cand", file=sys.stderr):

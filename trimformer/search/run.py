@@ -58,12 +58,13 @@ class Search:
     def __init__(self, loaded: LoadedRecipe, budget: dict[str, float], resume: bool, overwrite: bool):
         self.loaded, self.recipe = loaded, loaded.recipe
         self.section: SearchSection = self.recipe.search or SearchSection()
-        self.budget = {**self.section.budget, **budget}
-        if not self.budget:
+        self.budget_spec = {**self.section.budget, **budget}  # numbers, or "@PATH" (resolved by measuring)
+        self.budget: dict[str, float] = {}
+        if not self.budget_spec:
             raise UserInputError("search: no budget; pass --budget latency_b1_ms=5 (or set search.budget)")
         self.final = check_recipe(loaded)
         self.out = Path(self.recipe.output_dir)
-        self.batch_sizes = tuple(sorted({1} | {b for k in self.budget if (b := budget_batch(k))}))
+        self.batch_sizes = tuple(sorted({1} | {b for k in self.budget_spec if (b := budget_batch(k))}))
         self.figure_keys = latency.figure_keys(self.batch_sizes)
         self.shapes: list[Shape] = []
         self.resume, self.overwrite = resume, overwrite
@@ -80,8 +81,8 @@ class Search:
             check_output_dir(self.out, overwrite=False)
         raw = {k: v for k, v in self.loaded.raw.items() if k not in ("search", "output_dir")}
         section = self.section.model_dump(exclude={"budget", "compare"})
-        key = settings_key(raw, section, self.budget)
-        header = {"recipe_source": self.loaded.source, "budget": self.budget, "search": section}
+        key = settings_key(raw, section, self.budget_spec)
+        header = {"recipe_source": self.loaded.source, "budget_spec": self.budget_spec, "search": section}
         return SearchLog.open(path, key, self.resume, header)
 
     def timing(self) -> TimingSettings:
@@ -102,22 +103,38 @@ class Search:
         self.log.save()
 
     # -- latency and size ---------------------------------------------------------------------------------
-    def measure(self, shapes: list[Shape], why: str) -> None:
+    def measure(self, shapes: list[Shape], why: str, references: dict[str, str] | None = None) -> None:
         todo = [s for s in shapes if self.log.measured(s) is None]
-        if not todo:
+        if not todo and not references:
             return
-        say(f"search: timing {len(todo)} candidate(s) ({why})")
+        say(f"search: timing {len(todo) + len(references or {})} model(s) ({why})")
         figures = latency.measure_shapes(
-            self.state, todo, self.timing(), self.section.vocab_include_eval_text, progress=say
+            self.state, todo, self.timing(), self.section.vocab_include_eval_text, say, references
         )
         for shape in todo:
             self.log.candidate(shape)["measured"] = figures[shape.key]
+        for name, path in (references or {}).items():
+            self.log.data["budget_references"][name] = {"path": path, **figures[name]}
         self.log.data["measurement"] = self.timing().to_dict()
+        self.save()
+
+    def resolve_budget(self, tiny: list[Shape]) -> None:
+        """Numbers as given; `@PATH` becomes what that artefact measures, timed with the smallest shapes."""
+        from trimformer.loading import resolve_path
+
+        refs = {v: resolve_path(v[1:]) for v in self.budget_spec.values() if isinstance(v, str)}
+        reference_figures = self.log.data.setdefault("budget_references", {})
+        todo = {name: path for name, path in refs.items() if name not in reference_figures}
+        if todo or any(self.log.measured(s) is None for s in tiny):
+            self.measure(tiny, "the smallest shapes" + (" with the budget's reference" if refs else ""), todo)
+        for key, value in self.budget_spec.items():
+            self.budget[key] = float(value) if not isinstance(value, str) else reference_figures[value][key]
+        self.log.data["budget"] = self.budget
         self.save()
 
     def refuse_if_impossible(self) -> None:
         tiny = smallest(self.shapes)
-        self.measure(tiny, "the smallest shapes")
+        self.resolve_budget(tiny)
         if any(latency.within(self.log.measured(s), self.budget) for s in tiny):
             return
         parts = []
@@ -215,12 +232,13 @@ class Search:
                 continue
             model, tokenizer = self.model_for(shape, steps, cache)
             float_score = halving.score(self.state, model, tokenizer, self.selection.raw)
-            final_model, final_tok = finish(self.state, shape, model, tokenizer, self.section.vocab_include_eval_text)
-            value = (
-                float_score
-                if final_model is model
-                else halving.score(self.state, final_model, final_tok, self.selection.raw)
-            )
+            value = float_score
+            if rung > 0:  # what vocabulary pruning / int8 cost a trained model (meaningless before training)
+                final_model, final_tok = finish(
+                    self.state, shape, model, tokenizer, self.section.vocab_include_eval_text
+                )
+                if final_model is not model:
+                    value = halving.score(self.state, final_model, final_tok, self.selection.raw)
             entry["rungs"][str(rung)] = {
                 "steps": steps,
                 "accuracy": round(value, 5),
@@ -312,6 +330,7 @@ class Search:
         if not ok:
             say(f"search: warning: the winner's final measurement {measured} is over the budget {self.budget}")
         refs = list(self.section.compare) + list(getattr(self, "extra_compare", []))
+        refs += [v[1:] for v in self.budget_spec.values() if isinstance(v, str) and v[1:] not in refs]
         if refs:
             self.log.data["comparison"] = compare.compare(report, entry, refs, self.recipe, self.batch_sizes)
         shutil.rmtree(self.out / ".search", ignore_errors=True)

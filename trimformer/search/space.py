@@ -10,6 +10,7 @@ import itertools
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from trimformer.errors import UserInputError
 from trimformer.search.config import SearchSection
 
 
@@ -74,13 +75,13 @@ def enumerate_space(section: SearchSection, teacher_layers: int) -> list[Shape]:
     if section.layer_sets is not None:
         bad = [s for s in section.layer_sets if max(s) >= teacher_layers]
         if bad:
-            raise ValueError(f"search.layer_sets {bad}: the teacher has layers 0..{teacher_layers - 1}")
+            raise UserInputError(f"search.layer_sets {bad}: the teacher has layers 0..{teacher_layers - 1}")
         sets = [tuple(sorted(s)) for s in section.layer_sets]
     else:
         depths = section.depths or list(range(1, teacher_layers + 1))
         too_deep = [d for d in depths if d > teacher_layers]
         if too_deep:
-            raise ValueError(f"search.depths {too_deep}: the teacher has {teacher_layers} layers")
+            raise UserInputError(f"search.depths {too_deep}: the teacher has {teacher_layers} layers")
         sets = [s for d in sorted(set(depths)) for s in layer_choices(teacher_layers, d, section.layer_patterns)]
     shapes = [
         Shape(layers, h, f, v, q)
