@@ -167,3 +167,4 @@ def test_budget_from_a_reference_artefact_is_measured_in_the_same_pass_and_compa
     assert names[0] == "search winner" and len(names) == 2
     assert all(m["accuracy"] is not None and m["latency_b1_ms"] for m in data["comparison"]["models"])
     assert data["winner"]["within_budget"]
+    assert data["winner"]["same_pass_as_reference"]["size_mb"]["ok"]

@@ -33,7 +33,8 @@ def pareto(data: dict[str, Any], path: Path) -> Path:
     by_rung: dict[int, list[tuple[float, float]]] = {}
     for c in scored:
         rung = max(int(r) for r in c["rungs"])
-        by_rung.setdefault(rung, []).append((c["measured"][key], c["estimated_accuracy"]))
+        figures = c.get("confirmed") or c["measured"]
+        by_rung.setdefault(rung, []).append((figures[key], c["estimated_accuracy"]))
     for rung, pts in sorted(by_rung.items()):
         steps = max(c["steps_spent"] for c in scored if max(int(r) for r in c["rungs"]) == rung)
         ax.scatter(*zip(*pts), s=18 + 10 * rung, alpha=0.7, label=f"estimated, rung {rung} ({steps} steps)")
