@@ -168,3 +168,28 @@ def test_budget_from_a_reference_artefact_is_measured_in_the_same_pass_and_compa
     assert all(m["accuracy"] is not None and m["latency_b1_ms"] for m in data["comparison"]["models"])
     assert data["winner"]["within_budget"]
     assert data["winner"]["same_pass_as_reference"]["size_mb"]["ok"]
+
+
+def test_search_section_is_validated_with_the_recipe(tmp_path):
+    from trimformer.errors import UserInputError
+    from trimformer.recipe import load_recipe
+
+    demo = load_recipe("demo-search", check_files=False)  # its files exist after `trimformer run demo`
+    assert demo.recipe.search.budget == {"latency_b1_ms": 4.0} and demo.raw["stages"][0]["type"] == "distill"
+    for change, where in (
+        ("search.heads_keep=[1.5]", "search.heads_keep"),
+        ("search.budget={latency_ms: 3}", "search.budget"),
+        ("search.cadidates=3", "did you mean 'candidates'"),
+    ):
+        with pytest.raises(UserInputError, match=where.replace("[", r"\[")):
+            load_recipe("demo-search", [change], check_files=False)
+
+
+def test_run_on_a_search_recipe_runs_the_search(tiny_run, monkeypatch):
+    import trimformer.search.run as search_run
+
+    calls = []
+    monkeypatch.setattr(search_run, "run_search", lambda loaded, **kw: calls.append((loaded.recipe.name, kw)))
+    assert main(["run", str(search_recipe(tiny_run, budget={"size_mb": 1.0}))]) == 0
+    assert calls == [("tiny-search", {"overwrite": False})]
+    assert not (tiny_run / "out").exists()
