@@ -157,7 +157,7 @@ class Search:
         """Capacity-maximal candidates that fit as measured (see module docstring, step 2)."""
         sample = latency.design_sample(self.shapes, self.section.timed_shapes, self.recipe.seed, smallest(self.shapes))
         self.measure(sample, "a sample to fit the latency and size model")
-        measured = [s for s in self.shapes if self.log.measured(s)]
+        measured = [s for s in sample if self.log.measured(s)]  # the sample only: a resumed search fits the same
         fitted = latency.FittedModel.fit(measured, {s.key: self.log.measured(s) for s in measured}, self.figure_keys)
         self.log.data["fitted_model"] = fitted.to_dict()
         for shape in self.shapes:
