@@ -35,8 +35,13 @@ class ImpossibleBudget(UserInputError):
     """The budget is below what the smallest candidate measured: nothing to search."""
 
 
+_T0 = time.perf_counter()
+
+
 def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    """Progress lines with the minutes since the search started (the lead reads where the time went)."""
+    minutes = (time.perf_counter() - _T0) / 60
+    print(f"[{minutes:5.1f} min] {message}", file=sys.stderr, flush=True)
 
 
 def check_recipe(loaded: LoadedRecipe) -> Any:
@@ -316,6 +321,8 @@ class Search:
         from trimformer.measure.runtime import try_single_interop_thread
         from trimformer.runner import build_state
 
+        global _T0
+        _T0 = time.perf_counter()
         try_single_interop_thread()
         self.log = self.open_log()
         self.before = float(self.log.data.get("wall_time_s") or 0)
