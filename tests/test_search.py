@@ -193,3 +193,20 @@ def test_run_on_a_search_recipe_runs_the_search(tiny_run, monkeypatch):
     assert main(["run", str(search_recipe(tiny_run, budget={"size_mb": 1.0}))]) == 0
     assert calls == [("tiny-search", {"overwrite": False})]
     assert not (tiny_run / "out").exists()
+
+
+def test_schedule_and_latency_model():
+    from trimformer.search import halving, latency
+
+    assert [halving.cumulative_steps(r, 40, 2) for r in range(4)] == [0, 40, 120, 280]
+    assert halving.planned_steps(20, 8, 40, 2) == 8 * 40 + 4 * 80 + 2 * 160
+    assert halving.planned_steps(1, 8, 40, 2) == 0  # one candidate: no rungs, it is the winner
+    assert halving.next_rung(list("abcdefghij"), 1, 8, 2) == list("abcdefgh")
+    assert halving.next_rung(list("abcde"), 2, 8, 2) == list("abc")
+    shapes = enumerate_space(SearchSection(**SEARCH), 4)
+    truth = {s.key: {"latency_b1_ms": 0.5 + 2 * s.depth * s.heads_keep + s.depth * s.ffn_keep} for s in shapes}
+    sample = latency.design_sample(shapes, 12, seed=0, always=[shapes[0]])
+    assert len(sample) == 12 and shapes[0] in sample
+    fitted = latency.FittedModel.fit(sample, truth, ["latency_b1_ms"])
+    for s in shapes:  # a cost that is linear in the features is recovered exactly
+        assert fitted.predict(s)["latency_b1_ms"] == pytest.approx(truth[s.key]["latency_b1_ms"], abs=1e-3)
