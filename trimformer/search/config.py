@@ -88,6 +88,9 @@ class SearchSection(BaseModel):
     timed_shapes: PositiveInt = Field(
         16, le=1000, description="Candidates timed before a fitted latency/size model ranks the rest"
     )
+    max_timed: PositiveInt = Field(
+        64, le=10_000, description="Most candidates timed in all (a noisy machine can keep moving the front)"
+    )
     slack: float = Field(
         0.15, ge=0, le=2, description="Candidates predicted within budget x (1 + slack) are timed for real"
     )

@@ -182,9 +182,17 @@ class Search:
                 if fits:
                     pool.append(s)
             front = undominated(pool)
-            if all(self.log.measured(s) for s in front):
+            untimed = [s for s in front if not self.log.measured(s)]
+            if not untimed:
                 break
-            self.measure(front, "predicted within budget, largest of their kind")
+            room = self.section.max_timed - sum(1 for s in self.shapes if self.log.measured(s))
+            if room <= 0:  # timing budget spent: what was never timed cannot be shown to fit
+                front = undominated([s for s in pool if self.log.measured(s)])
+                for s in untimed:
+                    self.log.candidate(s)["note"] = "not timed: search.max_timed reached"
+                say(f"search: max_timed={self.section.max_timed} reached; {len(untimed)} candidate(s) left untimed")
+                break
+            self.measure(untimed[:room], "predicted within budget, largest of their kind")
         for s in self.shapes:
             entry = self.log.candidate(s)
             entry["status"] = (
