@@ -68,12 +68,22 @@ class Search:
         if not self.budget_spec:
             raise UserInputError("search: no budget; pass --budget latency_b1_ms=5 (or set search.budget)")
         self.final = check_recipe(loaded)
+        self._check_references()
         self.out = Path(self.recipe.output_dir)
         self.batch_sizes = tuple(sorted({1} | {b for k in self.budget_spec if (b := budget_batch(k))}))
         self.figure_keys = latency.figure_keys(self.batch_sizes)
         self.shapes: list[Shape] = []
         self.resume, self.overwrite = resume, overwrite
         self.started, self.before = time.perf_counter(), 0.0
+
+    def _check_references(self) -> None:
+        """A budget taken from an artefact needs that artefact: say so before anything loads."""
+        from trimformer.loading import resolve_path
+
+        for key, value in self.budget_spec.items():
+            if isinstance(value, str) and not Path(resolve_path(value[1:])).is_dir():
+                need = f"; this recipe needs: {self.recipe.prerequisite}" if self.recipe.prerequisite else ""
+                raise UserInputError(f"budget {key}={value}: no saved artefact at {value[1:]}{need}")
 
     # -- set-up -------------------------------------------------------------------------------------------
     def open_log(self) -> SearchLog:
