@@ -404,6 +404,7 @@ class Search:
             self.log.data["comparison"] = compare.compare(report, entry, refs, self.recipe, self.batch_sizes)
             self.check_against_references()
         shutil.rmtree(self.out / ".search", ignore_errors=True)
+        shutil.rmtree(self.out / ".work", ignore_errors=True)  # the rungs' trainer folders
         for t in self.log.data["trainables"].values():
             t["checkpoint"] = None
         self.log.data.update(status="done")
