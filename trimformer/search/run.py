@@ -182,7 +182,7 @@ class Search:
         while True:
             pool = []
             for s in self.shapes:
-                m = self.log.measured(s)
+                m = self.decisive(s)
                 fits = (
                     latency.within(m, self.budget)
                     if m
@@ -223,8 +223,9 @@ class Search:
         figures from separate passes differ by far more than the candidates do)."""
         from trimformer.loading import resolve_path
 
-        done = self.log.data.get("confirmation")
-        if done is None or set(done["figures"]) != {s.key for s in shortlist}:
+        passes = self.log.data.setdefault("confirmations", [])
+        done = next((p for p in passes if set(p["figures"]) == {s.key for s in shortlist}), None)
+        if done is None:
             refs = {v: resolve_path(v[1:]) for v in self.budget_spec.values() if isinstance(v, str)}
             m = self.recipe.measure
             settings = self.timing()
@@ -239,7 +240,7 @@ class Search:
             budget = {k: float(v) if not isinstance(v, str) else figures[v][k] for k, v in self.budget_spec.items()}
             done = {"budget": budget, "figures": {s.key: figures[s.key] for s in shortlist}}
             done["references"] = {name: figures[name] for name in refs}
-            self.log.data["confirmation"] = done
+            passes.append(done)
         self.budget = dict(done["budget"])
         self.log.data["budget"] = self.budget
         keep = [s for s in shortlist if latency.within(done["figures"][s.key], self.budget)]
@@ -247,12 +248,29 @@ class Search:
             self.log.candidate(shape)["confirmed"] = done["figures"][shape.key]
             if shape not in keep:
                 self.log.candidate(shape)["status"] = "over budget (confirmation pass)"
-        if not keep:  # every figure moved over the line: go on with the one closest to it, and say so
-            keep = [min(shortlist, key=lambda s: max(done["figures"][s.key][k] / v for k, v in self.budget.items()))]
-            self.log.candidate(keep[0])["status"] = "shortlisted (closest to the budget in the confirmation pass)"
-            say(f"search: warning: no candidate fits in the confirmation pass; going on with {keep[0].describe()}")
         self.save()
         return keep
+
+    def confirmed_shortlist(self, attempts: int = 4) -> list[Shape]:
+        """Shortlist, confirm, and again while the confirmation pass drops candidates (what they dominated may
+        fit). A candidate's confirmed figures replace its first ones in every later decision."""
+        for _ in range(attempts):
+            front = self.shortlist()
+            keep = self.confirm(front)
+            if len(keep) == len(front):
+                return keep
+        if keep:
+            return keep
+        # every figure moved over the line each time: go on with the one closest to it, and say so
+        closest = min(front, key=lambda s: max(self.decisive(s)[k] / v for k, v in self.budget.items()))
+        self.log.candidate(closest)["status"] = "shortlisted (closest to the budget in the confirmation pass)"
+        say(f"search: warning: no candidate fits in the confirmation pass; going on with {closest.describe()}")
+        return [closest]
+
+    def decisive(self, shape: Shape) -> dict[str, float] | None:
+        """The figures decisions use: the confirmation pass's when there was one, else the first measurement."""
+        entry = self.log.candidate(shape)
+        return entry.get("confirmed") or entry.get("measured")
 
     # -- accuracy -----------------------------------------------------------------------------------------
     def model_for(self, shape: Shape, steps: int, cache: dict[str, Any]) -> tuple[Any, Any]:
@@ -355,7 +373,7 @@ class Search:
         self.log.data.update(status="timing", space_size=len(self.shapes))
         self.save()
         self.refuse_if_impossible()
-        shortlist = self.confirm(self.shortlist())
+        shortlist = self.confirmed_shortlist()
         say(f"search: {len(shortlist)} candidate(s) fit the budget as measured and are not dominated")
         self.selection = halving.Selection.carve(self.state, self.section.selection_examples, self.recipe.seed)
         self.log.data.update(status="training", selection_examples=len(self.selection.raw))
