@@ -41,9 +41,15 @@ def pareto(data: dict[str, Any], path: Path) -> Path:
     pts = front([p for ps in by_rung.values() for p in ps])
     if pts:
         ax.step(*zip(*pts), where="post", color="grey", lw=1, label="Pareto front (estimates)")
-    if key in data["budget"]:
+    compared = (data.get("comparison") or {}).get("models") or []
+    same_pass = ((data.get("winner") or {}).get("same_pass_as_reference") or {}).get(key)
+    if same_pass is not None:  # a budget taken from an artefact: drawn where that artefact timed with the winner
+        ax.axvline(same_pass["reference"], color="red", ls="--", label=f"budget {key}: the reference, same pass")
+    elif key in data["budget"]:
         ax.axvline(data["budget"][key], color="red", ls="--", label=f"budget {key}={data['budget'][key]:g}")
-    final = (data.get("winner") or {}).get("final") or {}
+    final = dict((data.get("winner") or {}).get("final") or {})
+    if compared and compared[0].get(key) is not None:  # winner and references from one timing pass
+        final[key] = compared[0][key]
     if final.get("accuracy") is not None and final.get(key) is not None:
         ax.scatter(
             [final[key]],
@@ -55,7 +61,7 @@ def pareto(data: dict[str, Any], path: Path) -> Path:
             zorder=5,
             label=f"winner, full distillation ({final['accuracy']:.4f})",
         )
-    for ref in ((data.get("comparison") or {}).get("models") or [])[1:]:
+    for ref in compared[1:]:
         if ref.get(key) is not None and ref.get("accuracy") is not None:
             ax.scatter([ref[key]], [ref["accuracy"]], marker="D", s=60, color="black", zorder=5)
             ax.annotate(
@@ -65,11 +71,12 @@ def pareto(data: dict[str, Any], path: Path) -> Path:
                 xytext=(4, -10),
                 textcoords="offset points",
             )
-    ax.set_xlabel(f"{key} (measured, CPU)")
+    where = "candidates: their confirmation pass" + ("; winner and compared: one pass" if compared else "")
+    ax.set_xlabel(f"{key} (measured, CPU; {where})")
     ax.set_ylabel("accuracy (selection slice: estimates; eval split: final)")
     ax.set_xlim(left=0)
     ax.set_title("budget search: accuracy vs latency")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return path
