@@ -50,6 +50,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from trimformer.runner import run
 
     loaded = load_recipe(args.recipe, args.set)  # everything is checked before anything loads
+    if loaded.recipe.search is not None:  # a search recipe: `run` is `search` with the recipe's budget
+        from trimformer.search.run import run_search
+
+        run_search(loaded, overwrite=args.overwrite, resume=args.resume)
+        return 0
     run(loaded, overwrite=args.overwrite, resume=args.resume)
     return 0
 
@@ -85,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     from trimformer.bench_cmd import add_bench_command
 
     add_bench_command(sub)
+    from trimformer.search.cli import add_search_command
+
+    add_search_command(sub)
     return parser
 
 

@@ -9,6 +9,7 @@ model folders (layers, lengths, vocabularies, heads, pruning amounts; `recipe.mo
 from __future__ import annotations
 
 import difflib
+import typing
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -161,6 +162,9 @@ def _owner(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | No
             continue
         field = current.model_fields.get(part) if isinstance(current, type) else None
         annotation = getattr(field, "annotation", None)
+        # `Section | None` (an optional section such as search:) names its keys like a plain one
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        annotation = members[0] if len(members) == 1 else annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             current = annotation
         else:

@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from trimformer.recipe.training import check_training, training_fields  # noqa: F401 (re-exported)
+from trimformer.search.config import SearchSection
 from trimformer.tasks import TASKS
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1, strip_whitespace=False, pattern=r"\S")]
@@ -178,5 +179,6 @@ class Recipe(Section):
     measure: MeasureSection = Field(default_factory=MeasureSection)
     budget: BudgetSection | None = None
     hub: dict[str, Any] | None = None
+    search: SearchSection | None = Field(None, description="Budget search space and schedule (`trimformer search`)")
 
     _training_check = field_validator("training")(classmethod(lambda cls, v: check_training(v)))
