@@ -7,6 +7,8 @@ winner), `compare` (hand-made pipelines in the winner's timing pass), `plot` (pa
 in order), `cli` (the command).
 """
 
-from trimformer.search.config import SearchSection, parse_budget
+from trimformer._lazy import lazy_exports
 
+# Lazy: `trimformer --help` installs the search command without importing pydantic.
+__getattr__, __dir__ = lazy_exports(__name__, {"SearchSection": "config", "parse_budget": "config"})
 __all__ = ["SearchSection", "parse_budget"]
