@@ -140,6 +140,9 @@ class OrtModel(nn.Module):
         options = ort.SessionOptions()
         if num_threads:
             options.intra_op_num_threads, options.inter_op_num_threads = num_threads, 1
+        # ORT's worker threads spin-wait after each call by default: on a small machine that steals the cores from
+        # whatever runs next (the next model of an interleaved timing pass, or the caller's own torch code).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.num_threads = num_threads
         self.session = ort.InferenceSession(str(self.path / ONNX_FILE), options, providers=["CPUExecutionProvider"])
         self.input_names = [i.name for i in self.session.get_inputs()]
