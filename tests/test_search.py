@@ -175,7 +175,8 @@ def test_search_section_is_validated_with_the_recipe(tmp_path):
     from trimformer.recipe import load_recipe
 
     demo = load_recipe("demo-search", check_files=False)  # its files exist after `trimformer run demo`
-    assert demo.recipe.search.budget == {"latency_b1_ms": "@./runs/demo-compress/quantize"} and demo.raw["stages"][0]["type"] == "distill"
+    assert demo.recipe.search.budget == {"latency_b1_ms": "@./runs/demo-compress/quantize"}
+    assert demo.raw["stages"][0]["type"] == "distill"
     for change, where in (
         ("search.heads_keep=[1.5]", "search.heads_keep"),
         ("search.budget={latency_ms: 3}", "search.budget"),
