@@ -2,6 +2,8 @@
 
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +16,10 @@ def fake_accelerate_parent(monkeypatch, request):
     """A parent process whose command line reads like accelerate's, and the env its simple launcher sets."""
     args = ["accelerate", "launch", "--cpu", *getattr(request, "param", [])]
     parent = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", *args])
+    cmdline = Path(f"/proc/{parent.pid}/cmdline")
+    deadline = time.time() + 30
+    while b"accelerate" not in cmdline.read_bytes() and time.time() < deadline:
+        time.sleep(0.01)  # until the child has exec'd (before that it shows pytest's own command line)
     monkeypatch.setattr(launch.os, "getppid", lambda: parent.pid)
     for key in ("WORLD_SIZE", "RANK", launch.RELAUNCHED):
         monkeypatch.delenv(key, raising=False)
