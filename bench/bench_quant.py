@@ -26,6 +26,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from transformers import AutoTokenizer, BertForSequenceClassification  # noqa: E402
 
+from trimformer.artefact.io import save_artefact  # noqa: E402
 from trimformer.loading import load_model, resolve_path  # noqa: E402
 from trimformer.quant import (  # noqa: E402
     BnbConfig,
@@ -36,9 +37,8 @@ from trimformer.quant import (  # noqa: E402
     quantize_onnx_int8,
     quantize_torch_dynamic_,
     quantize_torchao,
-    save_torch_dynamic,
 )
-from trimformer.quant._artefact import dir_size_bytes, linear_weight_bytes, read_info  # noqa: E402
+from trimformer.quant._artefact import dir_size_bytes, linear_weight_bytes  # noqa: E402
 
 LENGTH = 64
 
@@ -109,7 +109,7 @@ def build_artefacts(fp32_dir: Path, out: Path, skip_torchao: bool) -> dict[str, 
         out / "onnx-int8 linear-only"
     )
     dirs["onnx-int8 linear-only"] = out / "onnx-int8 linear-only"
-    save_torch_dynamic(quantize_torch_dynamic_(fresh(), TorchDynamicInt8Config()), None, out / "torch.ao int8 (+emb)")
+    save_artefact(quantize_torch_dynamic_(fresh(), TorchDynamicInt8Config()), None, out / "torch.ao int8 (+emb)")
     dirs["torch.ao int8 (+emb)"] = out / "torch.ao int8 (+emb)"
     if not skip_torchao:
         quantize_torchao(fresh(), TorchAoInt8Config("dynamic", compile=True)).save_pretrained(out / "torchao int8-dyn")
@@ -158,7 +158,8 @@ def main() -> None:
         model = load_model(str(folder), num_threads=args.threads) if "onnx" in name else load_model(str(folder))
         b32 = latency_ms(model, enc, 32, 7)
         b1 = latency_ms(model, enc, 1, 30)
-        info = read_info(folder) or dict(getattr(model.config, "trimformer", None) or {})
+        # The last transform of the artefact's log says which runtime runs it (and whether it was compiled).
+        info = ((getattr(model.config, "trimformer", None) or {}).get("transforms") or [{}])[-1]
         row = {
             "method": name,
             "accuracy": accuracy(model, enc, labels),

@@ -176,3 +176,17 @@ def test_a_stage_made_from_the_recipe_s_student_says_so(tmp_path):
     assert first.data.base_model is None  # a local student: no Hub lineage to claim
     last = build_card(report, "quantize", None, output_dir=tmp_path).text
     assert "Made from: stage `prune_heads` of this run" in last
+
+
+def test_default_stage_to_publish_is_never_the_control_row():
+    from trimformer.card import select_stage
+
+    report = {
+        "models": [
+            {"name": "teacher", "role": "teacher"},
+            {"name": "distill", "role": "student"},
+            {"name": "distill-control", "role": "control"},
+        ]
+    }
+    assert select_stage(report, None)["name"] == "distill"
+    assert select_stage(report, "distill-control")["name"] == "distill-control"

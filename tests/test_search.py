@@ -192,7 +192,7 @@ def test_run_on_a_search_recipe_runs_the_search(tiny_run, monkeypatch):
     calls = []
     monkeypatch.setattr(search_run, "run_search", lambda loaded, **kw: calls.append((loaded.recipe.name, kw)))
     assert main(["run", str(search_recipe(tiny_run, budget={"size_mb": 1.0}))]) == 0
-    assert calls == [("tiny-search", {"overwrite": False})]
+    assert calls == [("tiny-search", {"overwrite": False, "resume": False})]
     assert not (tiny_run / "out").exists()
 
 

@@ -62,12 +62,14 @@ def is_hub_id(ref: Any) -> bool:
 
 
 def select_stage(report: dict[str, Any], stage: str | None) -> dict[str, Any]:
-    """The report entry of `stage` (default: the last stage that was saved)."""
+    """The report entry of `stage` (default: the last saved stage that is not a control row: a labels-only
+    control is a yardstick for the distilled student, never what a run means to publish)."""
     stages = stages_of(report)
     if not stages:
         raise CardError("report.json: 'models' has no stage entries; run the recipe to completion first")
     if stage is None:
-        return stages[-1]
+        products = [m for m in stages if m.get("role") != "control"]
+        return (products or stages)[-1]
     for model in stages + [m for m in report.get("models") or [] if m.get("role") == "teacher"]:
         if model.get("name") == stage:
             return model
