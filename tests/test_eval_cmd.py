@@ -78,3 +78,12 @@ def test_masked_lm(tmp_path, capsys):
     model = _save(BertForMaskedLM(tiny.bert_config(layers=1, hidden=32)).eval(), tmp_path / "mlm")
     result = _eval(capsys, model, "--data", str(tmp_path / "text.csv"), "--task", "masked-lm")
     assert result["examples"] == 20 and result["perplexity"] > 1
+
+
+def test_dedupe_drops_repeated_texts_as_a_recipe_would(classifier, capsys, tmp_path):
+    model, data = classifier
+    frame = pd.read_csv(data)
+    doubled = tmp_path / "doubled.csv"
+    pd.concat([frame, frame.head(10)]).to_csv(doubled, index=False)
+    assert _eval(capsys, model, "--data", str(doubled))["examples"] == 60
+    assert _eval(capsys, model, "--data", str(doubled), "--dedupe")["examples"] == frame["text"].nunique()

@@ -33,6 +33,11 @@ def add_eval_command(subparsers: Any) -> argparse.ArgumentParser:
         help="Score only the fixed-seed 10%% a recipe run with these data settings holds out (its report's rows)",
     )
     p.add_argument("--seed", type=int, default=42, help="Seed of --limit and --held-out (a recipe's seed)")
+    p.add_argument(
+        "--dedupe",
+        action="store_true",
+        help="Drop duplicate texts first, as a recipe with data.dedupe: true (needed for --held-out to match its run)",
+    )
     p.add_argument("--text-column", default="text")
     p.add_argument("--text-pair-column", default=None)
     p.add_argument("--label-column", default="label")
@@ -64,7 +69,7 @@ def run_eval(args: argparse.Namespace) -> int:
         text_pair_column=args.text_pair_column,
         label_column=args.label_column,
         max_length=args.max_length,
-        dedupe=False,
+        dedupe=args.dedupe,
     )
     raw = data_mod.load_raw(settings, seed=args.seed)
     rows = raw["validation"]
