@@ -24,6 +24,7 @@ SKIPPED = {
     ("trimformer", "run"): "trains for minutes; the runner end to end is tests/test_cli_e2e.py",
     ("trimformer", "report"): "needs a finished run; tests/test_card.py and test_report_table.py",
     ("trimformer", "push"): "needs the Hub; tests/test_hub_push.py runs it against a loopback server",
+    ("trimformer", "bench"): "times every model for minutes; tests/test_bench.py runs it on tiny models",
     ("trimformer", "search"): "trains candidates for minutes; tests/test_search.py runs it on a tiny model",
     ("accelerate", "launch"): "starts several processes; tests/test_multiprocess.py and test_launch.py",
     ("torchrun", "--nproc_per_node"): "starts several processes; tests/test_multiprocess.py",
