@@ -30,7 +30,8 @@ def mark_output(out: Path) -> None:
 
 
 def is_trimformer_output(out: Path) -> bool:
-    return (out / MARKER).exists() or (out / "report.json").exists()
+    # report.json: a run; search.json: a budget search (trimformer.search.store.FILE).
+    return any((out / name).exists() for name in (MARKER, "report.json", "search.json"))
 
 
 def check_output_dir(out: Path, overwrite: bool, resume: bool) -> bool:
@@ -51,8 +52,8 @@ def check_output_dir(out: Path, overwrite: bool, resume: bool) -> bool:
         )
     if not is_trimformer_output(out):
         raise UserInputError(
-            f"--overwrite: {out} holds files trimformer did not write (no {MARKER} or report.json); it is never "
-            "deleted: choose another output_dir or empty it yourself"
+            f"--overwrite: {out} holds files trimformer did not write (no {MARKER}, report.json or search.json); "
+            "it is never deleted: choose another output_dir or empty it yourself"
         )
     return True
 

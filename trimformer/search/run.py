@@ -90,16 +90,9 @@ class Search:
         from trimformer import resume as resume_mod
 
         path = self.out / FILE
-        if not (self.resume and path.is_file()):
-            if self.overwrite and self.out.exists() and any(self.out.iterdir()):
-                # Only a folder a search (search.json) or a run wrote is ever deleted.
-                if not (path.is_file() or resume_mod.is_trimformer_output(self.out)):
-                    raise UserInputError(
-                        f"--overwrite: {self.out} holds files trimformer did not write; it is never deleted: "
-                        "choose another output_dir or empty it yourself"
-                    )
-                shutil.rmtree(self.out)
-            resume_mod.check_output_dir(self.out, overwrite=False, resume=False)
+        # The runner's rule: --overwrite replaces only a folder trimformer (a run or a search) wrote.
+        if not (self.resume and path.is_file()) and resume_mod.check_output_dir(self.out, self.overwrite, False):
+            shutil.rmtree(self.out)
         raw = {k: v for k, v in self.loaded.raw.items() if k not in ("search", "output_dir")}
         section = self.section.model_dump(exclude={"budget", "compare"})
         key = settings_key(raw, section, self.budget_spec)
