@@ -45,6 +45,9 @@ class DistillationConfig(TrainingArguments):
 
         if needs_cpu_backend():
             self.use_cpu = True  # gloo DDP: each process trains on its shard (see trimformer.distributed)
+        if (self.bf16 or self.bf16_full_eval) and not self.use_cpu and not _accelerator_bf16():
+            # a recipe's bf16 means CPU autocast where there is no bf16 accelerator (Trainer refuses otherwise)
+            self.use_cpu = True
         super().__post_init__()
         for name in ("alpha_task", "alpha_kd", "alpha_hidden", "alpha_attention"):
             if getattr(self, name) < 0:
@@ -59,3 +62,10 @@ class DistillationConfig(TrainingArguments):
             )
         if self.alpha_task + self.alpha_kd + self.alpha_hidden + self.alpha_attention == 0:
             raise ValueError("all loss weights are 0: set at least one of alpha_task/alpha_kd/alpha_hidden/...")
+
+
+def _accelerator_bf16() -> bool:
+    """True where bf16 should run on an accelerator (an old GPU then gets Trainer's own error, not the CPU)."""
+    from transformers.utils import is_torch_cuda_available, is_torch_xla_available
+
+    return is_torch_cuda_available() or is_torch_xla_available()
