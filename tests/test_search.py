@@ -170,6 +170,39 @@ def test_budget_from_a_reference_artefact_is_measured_in_the_same_pass_and_compa
     assert data["winner"]["same_pass_as_reference"]["size_mb"]["ok"]
 
 
+def test_latency_budget_from_a_reference_is_judged_by_paired_calls(tiny_run):
+    import tiny
+
+    reference = tiny_run / "reference"
+    tiny.tiny_bert(3, layers=3, hidden=64).save_pretrained(reference)
+    tiny.make_tokenizer().save_pretrained(reference)
+    recipe = search_recipe(tiny_run, depths=[1], heads_keep=[1.0], ffn_keep=[1.0], vocab=[False], int8=[False])
+    assert main(["search", str(recipe), "--budget", f"latency_b1_ms=@{reference}"]) == 0
+    data = _read(tiny_run)
+    (entry,) = data["candidates"].values()
+    figures = entry["confirmed"]
+    ratio = figures["latency_b1_ms_ratio_vs_reference"]
+    # the candidate's figure is the reference's median over the paired ratio, the plain median kept beside it
+    assert figures["latency_b1_ms"] == pytest.approx(data["budget"]["latency_b1_ms"] / ratio, rel=1e-3)
+    assert figures["latency_b1_ms_unpaired"] > 0
+    verdict = data["winner"]["same_pass_as_reference"]["latency_b1_ms"]
+    assert verdict["ok"] == (verdict["winner_speedup"] >= 1.0)
+
+
+def test_paired_figure_ignores_load_that_hits_both_models():
+    from trimformer.search.latency import paired_figure
+
+    load = [1.0, 6.0, 1.5]  # a busy machine: each round 1-6x slower, the candidate always half the reference
+    reference_calls = [[2.0 * f, 2.1 * f, 1.9 * f] for f in load]
+    calls = [[1.0 * f, 1.05 * f, 0.95 * f] for f in load]
+    reference = {"median_ms": 3.0, "calls_ms": reference_calls}
+    candidate = {"median_ms": 1.5 * 2.2, "calls_ms": calls}  # a median from a worse moment than the reference's
+    out = paired_figure("latency_b1_ms", reference, candidate)
+    assert out["latency_b1_ms_ratio_vs_reference"] == pytest.approx(2.0)
+    assert out["latency_b1_ms"] == pytest.approx(1.5) and out["latency_b1_ms_ratio_supported"]
+    assert out["latency_b1_ms_unpaired"] == pytest.approx(3.3)
+
+
 def test_search_section_is_validated_with_the_recipe(tmp_path):
     from trimformer.errors import UserInputError
     from trimformer.recipe import load_recipe

@@ -57,10 +57,28 @@ def compare(
             "path": m["path"],
             "accuracy": m["metrics"].get(metric),
             **figures_of(m, list(batch_sizes)),
+            **(_winner_speedup(models[0], m, batch_sizes) if i else {}),
         }
-        for m in models
+        for i, m in enumerate(models)
     ]
     return {"metric": metric, "models": rows, "measurement": bench["measurement"]}
+
+
+def _winner_speedup(winner: dict[str, Any], other: dict[str, Any], batch_sizes: tuple[int, ...]) -> dict[str, Any]:
+    """{winner_speedup_b<N>: other / winner latency as the median of paired calls (> 1: the winner is faster),
+    winner_speedup_b<N>_supported}: the ratio the same-pass verdict reads, robust to load during the pass."""
+    from trimformer.measure.stats import paired_ratio
+
+    out: dict[str, Any] = {}
+    for b in batch_sizes:
+        cells = [
+            ((m.get("latency") or {}).get("cpu") or {}).get("batches", {}).get(f"b{b}") or {} for m in (other, winner)
+        ]
+        ratio = paired_ratio(cells[0].get("calls_ms") or [], cells[1].get("calls_ms") or [])
+        if ratio is not None:
+            out[f"winner_speedup_b{b}"] = round(ratio.value, 4)
+            out[f"winner_speedup_b{b}_supported"] = ratio.supported
+    return out
 
 
 def _kept(entry: dict[str, Any]) -> dict[str, Any]:

@@ -20,9 +20,11 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from trimformer.artefact.io import save_artefact
+from trimformer.measure.stats import paired_ratio
 from trimformer.measure.timing import TimingSettings, time_interleaved
 from trimformer.measure.weights import size_on_disk_mb
 from trimformer.search.build import build_trainable, finish
+from trimformer.search.config import budget_batch
 from trimformer.search.space import Shape
 from trimformer.stages.base import RunState
 
@@ -38,10 +40,13 @@ def measure_shapes(
     include_eval_text: bool = False,
     progress: Callable[[str], None] | None = None,
     references: dict[str, str] | None = None,
+    pair_with: dict[str, str] | None = None,
 ) -> dict[str, dict[str, float]]:
     """Build every shape (magnitude importance: no data, same shapes' sizes), save it to a temp folder for its
     size on disk, and time them all together. {shape key: {latency_b<N>_ms: median, size_mb, spread_b<N>}}.
-    `references` ({name: saved artefact}) are loaded and timed in the same pass (a budget taken from one)."""
+    `references` ({name: saved artefact}) are loaded and timed in the same pass (a budget taken from one).
+    `pair_with` ({latency key: reference name}): that key of every other model becomes its paired figure
+    (`paired_figure`), robust to load that comes and goes during the pass."""
     from trimformer.loading import load_model
 
     say = progress or (lambda _m: None)
@@ -62,6 +67,33 @@ def measure_shapes(
         blocks = time_interleaved(models, settings, say)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    out = _figures(blocks, sizes, settings)
+    for key, name in (pair_with or {}).items():
+        batch = f"b{budget_batch(key)}"
+        reference = blocks[name]["cpu"]["batches"][batch]
+        for model_key, figures in out.items():
+            if model_key != name:
+                figures.update(paired_figure(key, reference, blocks[model_key]["cpu"]["batches"][batch]))
+    return out
+
+
+def paired_figure(key: str, reference: dict[str, Any], block: dict[str, Any]) -> dict[str, Any]:
+    """A candidate's latency in the reference's milliseconds: the reference's median / the median of the paired
+    call ratios (reference / candidate, call after call in one pass). On a busy 2-core machine two separate
+    medians can differ by more than the candidates do; the paired ratio stays within a few percent (see
+    trimformer.measure.stats). The plain median is kept as `<key>_unpaired`."""
+    ratio = paired_ratio(reference["calls_ms"], block["calls_ms"])
+    if ratio is None:
+        return {}
+    return {
+        key: round(float(reference["median_ms"]) / ratio.value, 4),
+        f"{key}_unpaired": round(float(block["median_ms"]), 4),
+        f"{key}_ratio_vs_reference": round(ratio.value, 4),
+        f"{key}_ratio_supported": ratio.supported,
+    }
+
+
+def _figures(blocks: dict[str, Any], sizes: dict[str, float], settings: TimingSettings) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for key, block in blocks.items():
         cpu = block.get("cpu", {})

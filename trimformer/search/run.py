@@ -123,7 +123,13 @@ class Search:
             return
         say(f"search: timing {len(todo) + len(references or {})} model(s) ({why})")
         figures = latency.measure_shapes(
-            self.state, todo, self.timing(), self.section.vocab_include_eval_text, say, references
+            self.state,
+            todo,
+            self.timing(),
+            self.section.vocab_include_eval_text,
+            say,
+            references,
+            self.pairs(references or {}),
         )
         for shape in todo:
             self.log.candidate(shape)["measured"] = figures[shape.key]
@@ -131,6 +137,13 @@ class Search:
             self.log.data["budget_references"][name] = {"path": path, **figures[name]}
         self.log.data["measurement"] = self.timing().to_dict()
         self.save()
+
+    def pairs(self, references: dict[str, str]) -> dict[str, str]:
+        """{latency key: reference name} for latency budgets taken from an artefact timed in this pass: candidates
+        are judged by their paired ratio to it (`latency.paired_figure`), not by two separate medians."""
+        return {
+            k: v for k, v in self.budget_spec.items() if isinstance(v, str) and v in references and budget_batch(k)
+        }
 
     def resolve_budget(self, tiny: list[Shape]) -> None:
         """Numbers as given; `@PATH` becomes what that artefact measures, timed with the smallest shapes."""
@@ -234,7 +247,7 @@ class Search:
                 + (" with the reference" if refs else "")
             )
             figures = latency.measure_shapes(
-                self.state, shortlist, settings, self.section.vocab_include_eval_text, say, refs
+                self.state, shortlist, settings, self.section.vocab_include_eval_text, say, refs, self.pairs(refs)
             )
             budget = {k: float(v) if not isinstance(v, str) else figures[v][k] for k, v in self.budget_spec.items()}
             done = {"budget": budget, "figures": {s.key: figures[s.key] for s in shortlist}}
@@ -447,7 +460,11 @@ def _same_pass_verdict(data: dict[str, Any], spec: dict[str, Any]) -> dict[str, 
     for key, value in spec.items():
         ref = rows.get(resolve_path(value[1:])) if isinstance(value, str) else None
         if ref is not None and winner is not None and ref.get(key) is not None and winner.get(key) is not None:
-            out[key] = {"winner": winner[key], "reference": ref[key], "ok": winner[key] <= ref[key]}
+            verdict = {"winner": winner[key], "reference": ref[key], "ok": winner[key] <= ref[key]}
+            speedup = ref.get(f"winner_speedup_b{budget_batch(key)}") if budget_batch(key) else None
+            if speedup is not None:  # latency: the paired ratio decides (two medians drift apart under load)
+                verdict.update(winner_speedup=speedup, ok=speedup >= 1.0)
+            out[key] = verdict
     return out or None
 
 
