@@ -101,6 +101,61 @@ def test_sigkill_mid_stage_then_resume_matches_uninterrupted(tiny_run, capsys):
     assert not (tiny_run / "killed" / ".work").exists()  # checkpoints are gone once the run finished
 
 
+def test_early_stopping_resumes_with_its_best_weights_and_evaluations(tiny_run, capsys):
+    """The early-stopping state (best weights, evaluations, patience used) lives in each checkpoint: a run killed
+    mid-stage ends with the same weights and the same evaluation record as one never interrupted."""
+
+    def recipe(out: str):
+        raw = yaml.safe_load(write_recipe(tiny_run, out).read_text())
+        raw["stages"] = [
+            {
+                "type": "finetune",
+                "target": "student",
+                "early_stopping": {"patience": 3, "evals_per_epoch": 2},
+                "training": {"num_train_epochs": 4},
+            }
+        ]
+        path = tiny_run / f"{out}.yaml"
+        path.write_text(yaml.safe_dump(raw))
+        return path
+
+    def entry(out: str) -> dict:
+        report = json.loads((tiny_run / out / "report.json").read_text())
+        return next(m for m in report["models"] if m["name"] == "finetune")
+
+    assert main(["run", str(recipe("es-full"))]) == 0
+    full = entry("es-full")
+    assert len(full["info"]["early_stopping"]["evaluations"]) >= 4
+
+    path = recipe("es-killed")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen([sys.executable, "-m", "trimformer", "run", str(path)], env=env, stderr=subprocess.DEVNULL)
+    work = tiny_run / "es-killed" / ".work" / "finetune"
+    deadline = time.time() + 240
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            if any(work.glob("checkpoint-*/keep_best.json")):
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the stage ended without a checkpoint holding the early-stopping state"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert not (tiny_run / "es-killed" / "finetune" / ".trimformer-stage.json").exists(), "killed too late"
+    capsys.readouterr()
+    assert main(["run", str(path), "--resume"]) == 0
+    assert "resuming finetune from" in capsys.readouterr().out
+    resumed = entry("es-killed")
+    assert resumed["info"]["early_stopping"] == full["info"]["early_stopping"]  # accuracies: exact fractions
+    assert resumed["metrics"] == pytest.approx(full["metrics"], abs=1e-6)
+    tok = tiny.make_tokenizer()
+    batch = tok([r["text"] for r in tiny.sentiment_rows(16, seed=6)], return_tensors="pt", padding=True)
+    with torch.no_grad():
+        a = load_model(str(tiny_run / "es-full" / "finetune")).eval()(**batch).logits
+        b = load_model(str(tiny_run / "es-killed" / "finetune")).eval()(**batch).logits
+    assert (a - b).abs().max().item() < 1e-4
+
+
 def test_overwrite_replaces_whole_folder_and_spares_foreign_ones(tiny_run, capsys):
     foreign = tiny_run / "foreign"
     foreign.mkdir()

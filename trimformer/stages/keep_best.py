@@ -1,12 +1,20 @@
 """The early-stopping callback of `finetune` (settings: early_stopping.py): keep the best weights in memory,
-stop after `patience` evaluations without improvement, restore the best weights at the end."""
+stop after `patience` evaluations without improvement, restore the best weights at the end.
+
+Its state goes into every Trainer checkpoint (`keep_best.json` + `keep_best.safetensors`), so
+`trimformer run --resume` continues with the best weights and the evaluations seen before the interruption.
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import torch
 from transformers import TrainerCallback
+
+STATE_FILE, WEIGHTS_FILE = "keep_best.json", "keep_best.safetensors"
 
 
 class KeepBestAndStop(TrainerCallback):
@@ -35,6 +43,37 @@ class KeepBestAndStop(TrainerCallback):
                 control.should_training_stop = True
                 self.summary["stopped_at_step"] = state.global_step
         return control
+
+    def on_save(self, args, state, control, **kwargs):
+        """Next to the checkpoint Trainer just wrote: what a resumed run needs to go on as if never stopped."""
+        if not state.is_world_process_zero:
+            return control
+        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if folder.is_dir():
+            self.save(folder)
+        return control
+
+    def save(self, folder: Path) -> None:
+        from safetensors.torch import save_file
+
+        if self.best_state is not None:
+            tmp = folder / (WEIGHTS_FILE + ".tmp")
+            save_file({k: v.contiguous() for k, v in self.best_state.items()}, str(tmp))
+            tmp.replace(folder / WEIGHTS_FILE)
+        state = {"best": self.best, "waited": self.waited, "summary": self.summary}
+        (folder / STATE_FILE).write_text(json.dumps(state))
+
+    def restore(self, checkpoint: str | Path) -> None:
+        """Continue from `checkpoint` (a folder `save` wrote into; one without our files leaves a fresh start)."""
+        from safetensors.torch import load_file
+
+        folder = Path(checkpoint)
+        if not (folder / STATE_FILE).is_file():
+            return
+        state = json.loads((folder / STATE_FILE).read_text())
+        self.best, self.waited, self.summary = state["best"], state["waited"], state["summary"]
+        if (folder / WEIGHTS_FILE).is_file():
+            self.best_state = load_file(str(folder / WEIGHTS_FILE))
 
     def on_train_end(self, args, state, control, model=None, **kwargs):
         if self.best_state is not None and model is not None:
