@@ -180,6 +180,7 @@ def test_latency_budget_from_a_reference_is_judged_by_paired_calls(tiny_run):
     assert main(["search", str(recipe), "--budget", f"latency_b1_ms=@{reference}"]) == 0
     data = _read(tiny_run)
     (entry,) = data["candidates"].values()
+    assert "latency_b1_ms_ratio_vs_reference" in entry["measured"]  # every pass times the reference with them
     figures = entry["confirmed"]
     ratio = figures["latency_b1_ms_ratio_vs_reference"]
     # the candidate's figure is the reference's median over the paired ratio, the plain median kept beside it

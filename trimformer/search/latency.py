@@ -41,12 +41,14 @@ def measure_shapes(
     progress: Callable[[str], None] | None = None,
     references: dict[str, str] | None = None,
     pair_with: dict[str, str] | None = None,
+    anchors: dict[str, float] | None = None,
 ) -> dict[str, dict[str, float]]:
     """Build every shape (magnitude importance: no data, same shapes' sizes), save it to a temp folder for its
     size on disk, and time them all together. {shape key: {latency_b<N>_ms: median, size_mb, spread_b<N>}}.
     `references` ({name: saved artefact}) are loaded and timed in the same pass (a budget taken from one).
     `pair_with` ({latency key: reference name}): that key of every other model becomes its paired figure
-    (`paired_figure`), robust to load that comes and goes during the pass."""
+    (`paired_figure`), robust to load that comes and goes during the pass; `anchors` ({latency key: ms}) fixes the
+    reference's figure the ratios convert with, so figures from separate passes are on one scale."""
     from trimformer.loading import load_model
 
     say = progress or (lambda _m: None)
@@ -71,22 +73,27 @@ def measure_shapes(
     for key, name in (pair_with or {}).items():
         batch = f"b{budget_batch(key)}"
         reference = blocks[name]["cpu"]["batches"][batch]
+        anchor = (anchors or {}).get(key)
         for model_key, figures in out.items():
             if model_key != name:
-                figures.update(paired_figure(key, reference, blocks[model_key]["cpu"]["batches"][batch]))
+                figures.update(paired_figure(key, reference, blocks[model_key]["cpu"]["batches"][batch], anchor))
     return out
 
 
-def paired_figure(key: str, reference: dict[str, Any], block: dict[str, Any]) -> dict[str, Any]:
-    """A candidate's latency in the reference's milliseconds: the reference's median / the median of the paired
-    call ratios (reference / candidate, call after call in one pass). On a busy 2-core machine two separate
-    medians can differ by more than the candidates do; the paired ratio stays within a few percent (see
-    trimformer.measure.stats). The plain median is kept as `<key>_unpaired`."""
+def paired_figure(
+    key: str, reference: dict[str, Any], block: dict[str, Any], anchor_ms: float | None = None
+) -> dict[str, Any]:
+    """A candidate's latency in the reference's milliseconds: the reference's figure (`anchor_ms`, else its
+    median in this pass) / the median of the paired call ratios (reference / candidate, call after call in one
+    pass). On a busy 2-core machine two separate medians can differ by more than the candidates do; the paired
+    ratio stays within a few percent (see trimformer.measure.stats). The plain median is kept as
+    `<key>_unpaired`."""
     ratio = paired_ratio(reference["calls_ms"], block["calls_ms"])
     if ratio is None:
         return {}
+    base = float(anchor_ms) if anchor_ms is not None else float(reference["median_ms"])
     return {
-        key: round(float(reference["median_ms"]) / ratio.value, 4),
+        key: round(base / ratio.value, 4),
         f"{key}_unpaired": round(float(block["median_ms"]), 4),
         f"{key}_ratio_vs_reference": round(ratio.value, 4),
         f"{key}_ratio_supported": ratio.supported,

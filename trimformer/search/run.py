@@ -117,24 +117,35 @@ class Search:
         self.log.save()
 
     # -- latency and size ---------------------------------------------------------------------------------
-    def measure(self, shapes: list[Shape], why: str, references: dict[str, str] | None = None) -> None:
+    def references(self) -> dict[str, str]:
+        """{"@PATH": folder} of the budget's reference artefacts: timed in every pass with the candidates."""
+        from trimformer.loading import resolve_path
+
+        return {v: resolve_path(v[1:]) for v in self.budget_spec.values() if isinstance(v, str)}
+
+    def measure(self, shapes: list[Shape], why: str, force: bool = False) -> None:
+        """Time the shapes not yet timed, with the budget's references in the same pass: a latency taken from a
+        reference is read as the paired ratio to it (`latency.paired_figure`), on the scale of the budget."""
         todo = [s for s in shapes if self.log.measured(s) is None]
-        if not todo and not references:
+        if not todo and not force:
             return
-        say(f"search: timing {len(todo) + len(references or {})} model(s) ({why})")
+        refs = self.references()
+        say(f"search: timing {len(todo) + len(refs)} model(s) ({why})")
+        pairs = self.pairs(refs)
         figures = latency.measure_shapes(
             self.state,
             todo,
             self.timing(),
             self.section.vocab_include_eval_text,
             say,
-            references,
-            self.pairs(references or {}),
+            refs,
+            pairs,
+            {k: self.budget[k] for k in pairs if k in self.budget},
         )
         for shape in todo:
             self.log.candidate(shape)["measured"] = figures[shape.key]
-        for name, path in (references or {}).items():
-            self.log.data["budget_references"][name] = {"path": path, **figures[name]}
+        for name, path in refs.items():
+            self.log.data["budget_references"].setdefault(name, {"path": path, **figures[name]})
         self.log.data["measurement"] = self.timing().to_dict()
         self.save()
 
@@ -146,14 +157,13 @@ class Search:
         }
 
     def resolve_budget(self, tiny: list[Shape]) -> None:
-        """Numbers as given; `@PATH` becomes what that artefact measures, timed with the smallest shapes."""
-        from trimformer.loading import resolve_path
-
-        refs = {v: resolve_path(v[1:]) for v in self.budget_spec.values() if isinstance(v, str)}
+        """Numbers as given; `@PATH` becomes what that artefact measures, timed with the smallest shapes (the
+        anchor every later pass's paired figures convert with)."""
+        refs = self.references()
         reference_figures = self.log.data.setdefault("budget_references", {})
-        todo = {name: path for name, path in refs.items() if name not in reference_figures}
-        if todo or any(self.log.measured(s) is None for s in tiny):
-            self.measure(tiny, "the smallest shapes" + (" with the budget's reference" if refs else ""), todo)
+        missing = any(name not in reference_figures for name in refs)
+        if missing or any(self.log.measured(s) is None for s in tiny):
+            self.measure(tiny, "the smallest shapes" + (" with the budget's reference" if refs else ""), missing)
         for key, value in self.budget_spec.items():
             self.budget[key] = float(value) if not isinstance(value, str) else reference_figures[value][key]
         self.log.data["budget"] = self.budget
@@ -230,15 +240,13 @@ class Search:
         return front
 
     def confirm(self, shortlist: list[Shape]) -> list[Shape]:
-        """One more interleaved pass, over the shortlist and the budget's reference artefact together: what goes
-        on to training fits by figures taken under the same machine load as the reference's (on a busy machine
-        figures from separate passes differ by far more than the candidates do)."""
-        from trimformer.loading import resolve_path
+        """One more interleaved pass, over the shortlist and the budget's reference artefact together, with more
+        rounds and calls: what goes on to training fits by its paired ratio to the reference in this pass."""
 
         passes = self.log.data.setdefault("confirmations", [])
         done = next((p for p in passes if set(p["figures"]) == {s.key for s in shortlist}), None)
         if done is None:
-            refs = {v: resolve_path(v[1:]) for v in self.budget_spec.values() if isinstance(v, str)}
+            refs = self.references()
             m = self.recipe.measure
             settings = self.timing()
             settings.rounds, settings.calls = max(m.rounds, settings.rounds), max(m.repeats, settings.calls)
@@ -246,15 +254,20 @@ class Search:
                 f"search: confirming {len(shortlist)} candidate(s) in one pass"
                 + (" with the reference" if refs else "")
             )
+            pairs = self.pairs(refs)
             figures = latency.measure_shapes(
-                self.state, shortlist, settings, self.section.vocab_include_eval_text, say, refs, self.pairs(refs)
+                self.state,
+                shortlist,
+                settings,
+                self.section.vocab_include_eval_text,
+                say,
+                refs,
+                pairs,
+                {k: self.budget[k] for k in pairs},
             )
-            budget = {k: float(v) if not isinstance(v, str) else figures[v][k] for k, v in self.budget_spec.items()}
-            done = {"budget": budget, "figures": {s.key: figures[s.key] for s in shortlist}}
+            done = {"figures": {s.key: figures[s.key] for s in shortlist}}
             done["references"] = {name: figures[name] for name in refs}
             passes.append(done)
-        self.budget = dict(done["budget"])
-        self.log.data["budget"] = self.budget
         keep = [s for s in shortlist if latency.within(done["figures"][s.key], self.budget)]
         for shape in shortlist:
             self.log.candidate(shape)["confirmed"] = done["figures"][shape.key]
