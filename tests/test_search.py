@@ -22,6 +22,7 @@ SEARCH = {
     "timed_shapes": 6,
     "candidates": 3,
     "rung_steps": 2,
+    "recovery_steps": 2,
     "selection_examples": 40,
     "rounds": 2,
     "calls": 2,
@@ -245,3 +246,24 @@ def test_schedule_and_latency_model():
     fitted = latency.FittedModel.fit(sample, truth, ["latency_b1_ms"])
     for s in shapes:  # a cost that is linear in the features is recovered exactly
         assert fitted.predict(s)["latency_b1_ms"] == pytest.approx(truth[s.key]["latency_b1_ms"], abs=1e-3)
+
+
+def test_winner_trains_at_full_width_then_prunes_with_recovery(tmp_path):
+    from trimformer.search.winner import winner_recipe
+
+    raw = {"name": "s", "stages": [{"type": "distill", "training": {"num_train_epochs": 2}}], "search": {}}
+    shape = Shape((0, 2), 0.5, 0.75, True, True)
+    recipe = winner_recipe(raw, shape, tmp_path / "w", [1], eval_text=True, recovery_steps=7)
+    assert [s["type"] for s in recipe["stages"]] == ["distill", "prune_heads", "prune_ffn", "prune_vocab", "quantize"]
+    heads, ffn = recipe["stages"][1], recipe["stages"][2]
+    assert (heads["amount"], ffn["amount"]) == (0.5, 0.25)
+    assert heads["recovery"] == ffn["recovery"] == {"training": {"max_steps": 7}}
+    assert [s.get("save", True) for s in recipe["stages"]] == [False, False, False, False, True]
+    assert recipe["student"] == {"init": "layers", "layers": [0, 2]} and "search" not in recipe
+    float_only = winner_recipe(raw, Shape((0,), 0.5, 1.0, False, False), tmp_path / "w", [1], False)
+    assert [(s["type"], s.get("save", True)) for s in float_only["stages"]] == [
+        ("distill", False),
+        ("prune_heads", True),
+    ]
+    unpruned = winner_recipe(raw, Shape((0,), 1.0, 1.0, False, True), tmp_path / "w", [1], False)
+    assert [s["type"] for s in unpruned["stages"]] == ["distill", "quantize"]

@@ -100,6 +100,9 @@ class SearchSection(BaseModel):
     selection_examples: PositiveInt = Field(
         512, le=100_000, description="Rows held out of the training split to rank candidates (never the eval split)"
     )
+    recovery_steps: PositiveInt = Field(
+        150, le=100_000, description="The winner's run: recovery distillation steps after each pruning stage"
+    )
     rounds: PositiveInt = Field(3, le=100, description="Interleaved timing rounds for candidates")
     calls: PositiveInt = Field(3, le=100, description="Timed calls per candidate, batch and round")
     compare: list[str] = Field(

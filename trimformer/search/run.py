@@ -424,7 +424,12 @@ class Search:
         del self.state  # free the teacher and data before the winner's run loads its own
         folder = self.out / "winner"
         recipe = winner_recipe(
-            self.loaded.raw, winner, folder, list(self.batch_sizes), self.section.vocab_include_eval_text
+            self.loaded.raw,
+            winner,
+            folder,
+            list(self.batch_sizes),
+            self.section.vocab_include_eval_text,
+            self.section.recovery_steps,
         )
         report = run_winner(recipe, self.loaded.source, self.out / "winner.yaml")
         entry = final_entry(report)

@@ -1,6 +1,11 @@
-"""The winner becomes a normal run: a recipe is written for it (student = the chosen teacher layers; stages =
-head/FFN pruning, the recipe's full distillation, vocabulary pruning, int8-cpu) and `trimformer.runner.run`
-trains, saves, reloads, measures, reports and writes the cards like any run. `OUTPUT/winner.yaml` reruns it.
+"""The winner becomes a normal run: a recipe is written for it and `trimformer.runner.run` trains, saves, reloads,
+measures, reports and writes the cards like any run. `OUTPUT/winner.yaml` reruns it.
+
+Its stages: the recipe's full distillation of the chosen teacher layers at full width, then head and FFN pruning
+to the winner's shape, each scored on that trained student and followed by a recovery distillation
+(`search.recovery_steps`), then vocabulary pruning and int8-cpu. Train first, prune after: pruning an untrained
+cut (what the rungs do, to rank shapes cheaply) scores importance on weights that have not learnt the task, and
+on the demo that cost 0.9 points (78.61% vs 79.47% at the same latency).
 """
 
 from __future__ import annotations
@@ -14,7 +19,14 @@ import yaml
 from trimformer.search.space import Shape
 
 
-def winner_recipe(raw: dict[str, Any], shape: Shape, out_dir: Path, batch_sizes: list[int], eval_text: bool) -> dict:
+def winner_recipe(
+    raw: dict[str, Any],
+    shape: Shape,
+    out_dir: Path,
+    batch_sizes: list[int],
+    eval_text: bool,
+    recovery_steps: int = 150,
+) -> dict:
     recipe = copy.deepcopy(raw)
     recipe.pop("search", None)
     recipe["name"] = f"{raw.get('name', 'run')}-winner"
@@ -22,14 +34,19 @@ def winner_recipe(raw: dict[str, Any], shape: Shape, out_dir: Path, batch_sizes:
     recipe["student"] = {"init": "layers", "layers": list(shape.layers)}
     distill = next(dict(e) for e in raw["stages"] if e.get("type") == "distill")
     distill.setdefault("control", False)  # the search compared candidates already; a control row doubles training
-    stages: list[dict[str, Any]] = []
+    pruned = shape.heads_keep < 1 or shape.ffn_keep < 1
+    stages: list[dict[str, Any]] = [{**distill, "save": not pruned} if pruned else distill]
+    recovery = {"training": {"max_steps": recovery_steps}}
     if shape.heads_keep < 1:
+        amount = round(1 - shape.heads_keep, 6)
         stages.append(
-            {"type": "prune_heads", "amount": round(1 - shape.heads_keep, 6), "scope": "global", "save": False}
+            {"type": "prune_heads", "amount": amount, "scope": "global", "recovery": recovery, "save": False}
         )
     if shape.ffn_keep < 1:
-        stages.append({"type": "prune_ffn", "amount": round(1 - shape.ffn_keep, 6), "scope": "global", "save": False})
-    stages.append(distill)
+        amount = round(1 - shape.ffn_keep, 6)
+        stages.append({"type": "prune_ffn", "amount": amount, "scope": "global", "recovery": recovery, "save": False})
+    if pruned and not shape.vocab and not shape.int8:
+        stages[-1]["save"] = True  # the run's artefact: its last stage
     if shape.vocab:
         stages.append({"type": "prune_vocab", "include_eval_text": eval_text, "save": not shape.int8})
     if shape.int8:
