@@ -151,6 +151,17 @@ def test_resume_continues_without_redoing_finished_candidates(tiny_run, monkeypa
         assert {r: data["candidates"][key]["rungs"][r] for r in rungs} == rungs
     # another budget is another search: refused rather than mixed
     assert main(["search", str(recipe), "--budget", "size_mb=0.3", "--resume"]) == 2
+    # a setting of the winner's run only: --resume reruns the winner and nothing else
+    resumed.clear()
+    winner_yaml = tiny_run / "out" / "winner.yaml"
+    before = winner_yaml.read_text()
+    changed = search_recipe(tiny_run, recovery_steps=3)
+    assert main(["search", str(changed), *budget, "--resume"]) == 0
+    again = _read(tiny_run)
+    assert resumed == [] and timed == [] and again["status"] == "done"
+    assert again["winner"]["key"] == data["winner"]["key"] and again["winner_settings"]["recovery_steps"] == 3
+    after = winner_yaml.read_text()
+    assert ("max_steps: 3" in after) == ("prune_" in after) and ("max_steps: 3" not in before)
 
 
 def test_budget_from_a_reference_artefact_is_measured_in_the_same_pass_and_compared(tiny_run):
@@ -239,6 +250,12 @@ def test_schedule_and_latency_model():
     assert halving.planned_steps(1, 8, 40, 2) == 0  # one candidate: no rungs, it is the winner
     assert halving.next_rung(list("abcdefghij"), 1, 8, 2) == list("abcdefgh")
     assert halving.next_rung(list("abcde"), 2, 8, 2) == list("abc")
+    # a tie at the cut (all still at the majority class) trains everyone one rung more, until MAX_TIED_RUNGS
+    tied = {"a": 0.59, "b": 0.59, "c": 0.59, "d": 0.5}
+    assert halving.survivors(list("abcd"), tied, 1, 2) == list("abc")
+    assert halving.survivors(list("ab"), {"a": 0.59, "b": 0.59}, 1, 2) == list("ab")
+    assert halving.survivors(list("ab"), {"a": 0.59, "b": 0.59}, halving.MAX_TIED_RUNGS - 1, 2) == ["a"]
+    assert halving.survivors(list("abcd"), {"a": 0.8, "b": 0.7, "c": 0.6, "d": 0.6}, 1, 2) == list("ab")
     shapes = enumerate_space(SearchSection(**SEARCH), 4)
     truth = {s.key: {"latency_b1_ms": 0.5 + 2 * s.depth * s.heads_keep + s.depth * s.ffn_keep} for s in shapes}
     sample = latency.design_sample(shapes, 12, seed=0, always=[shapes[0]])

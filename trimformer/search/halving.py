@@ -35,6 +35,22 @@ def next_rung(ranked: list[str], rung: int, first: int, eta: int) -> list[str]:
     return ranked[: max(1, keep)]
 
 
+MAX_TIED_RUNGS = 4  # after this many rungs a tie is broken by lossiness and latency, not by more training
+
+
+def survivors(ranked: list, accuracy: dict, rung: int, eta: int) -> list:
+    """1/eta of `ranked` (best first) go on, and every candidate tied with the last of them: a tie (e.g. all
+    still at the majority class after a short rung) says nothing yet, so they all train one rung more. From
+    rung MAX_TIED_RUNGS on, ties are broken by the ranking's order."""
+    keep = max(1, math.ceil(len(ranked) / eta))
+    if rung >= MAX_TIED_RUNGS or keep >= len(ranked):
+        return ranked[:keep]
+    last = accuracy[ranked[keep - 1]]
+    tied = [c for c in ranked[keep:] if accuracy[c] == last]
+    out = ranked[:keep] + tied
+    return out if len(out) < len(ranked) or rung + 1 < MAX_TIED_RUNGS else ranked[:keep]
+
+
 def planned_steps(n_shortlist: int, first: int, rung_steps: int, eta: int) -> int:
     """Training steps the rungs will spend (an upper bound: shared trainable shapes train once). Rungs go on
     while more than one candidate is left; the last one standing is the winner."""

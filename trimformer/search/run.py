@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import math
 import shutil
 import sys
 import time
@@ -29,6 +28,9 @@ from trimformer.search.build import build_trainable, finish
 from trimformer.search.config import SearchSection, budget_batch
 from trimformer.search.space import Shape, enumerate_space, smallest, undominated
 from trimformer.search.store import FILE, SearchLog, settings_key
+
+# Fields that shape only the winner's run: changing them and passing --resume reruns the winner, nothing else.
+WINNER_ONLY = ("compare", "recovery_steps")
 
 
 class ImpossibleBudget(UserInputError):
@@ -94,10 +96,14 @@ class Search:
         if not (self.resume and path.is_file()) and resume_mod.check_output_dir(self.out, self.overwrite, False):
             shutil.rmtree(self.out)
         raw = {k: v for k, v in self.loaded.raw.items() if k not in ("search", "output_dir")}
-        section = self.section.model_dump(exclude={"budget", "compare"})
+        section = self.section.model_dump(exclude={"budget", *WINNER_ONLY})
         key = settings_key(raw, section, self.budget_spec)
         header = {"recipe_source": self.loaded.source, "budget_spec": self.budget_spec, "search": section}
+        header["winner_settings"] = self.winner_settings()
         return SearchLog.open(path, key, self.resume, header)
+
+    def winner_settings(self) -> dict[str, Any]:
+        return self.section.model_dump(include=set(WINNER_ONLY))
 
     def timing(self) -> TimingSettings:
         m = self.recipe.measure
@@ -369,8 +375,9 @@ class Search:
                 if shape not in current and "halted" not in self.log.candidate(shape):
                     self.log.candidate(shape)["halted"] = f"after rung {rung - 1}"
             ranked = self.score_rung(current, rung)
+            accuracy = {c: self.log.candidate(c)["rungs"][str(rung)]["accuracy"] for c in ranked}
+            current = halving.survivors(ranked, accuracy, rung, s.eta)
             rung += 1
-            current = ranked[: math.ceil(len(ranked) / s.eta)]
         for shape in ranked:
             if shape not in current and "halted" not in self.log.candidate(shape):
                 self.log.candidate(shape)["halted"] = f"after rung {rung - 1}"
@@ -388,7 +395,14 @@ class Search:
         self.log = self.open_log()
         self.before = float(self.log.data.get("wall_time_s") or 0)
         if self.log.data.get("status") == "done":
-            say(f"search: {self.out / FILE} is finished already (winner in {self.out / 'winner'})")
+            if self.log.data.get("winner_settings") == self.winner_settings():
+                say(f"search: {self.out / FILE} is finished already (winner in {self.out / 'winner'})")
+                return self.log.data
+            # Only the winner's run changed (recovery_steps, compare): candidates and rungs stand, the winner reruns.
+            say(f"search: the winner's settings changed ({self.winner_settings()}); running the winner again")
+            self.log.data.update(status="final", winner_settings=self.winner_settings())
+            self.budget = dict(self.log.data.get("budget") or {})
+            self.finish(Shape.from_dict(self.log.data["winner"]["shape"]))
             return self.log.data
         self.state = build_state(self.loaded)
         self.state.output_dir = self.out
@@ -421,7 +435,7 @@ class Search:
         from trimformer.search import compare, plot
         from trimformer.search.winner import figures_of, final_entry, run_winner, winner_recipe
 
-        del self.state  # free the teacher and data before the winner's run loads its own
+        self.__dict__.pop("state", None)  # free the teacher and data before the winner's run loads its own
         folder = self.out / "winner"
         recipe = winner_recipe(
             self.loaded.raw,
