@@ -87,3 +87,44 @@ def test_dedupe_drops_repeated_texts_as_a_recipe_would(classifier, capsys, tmp_p
     pd.concat([frame, frame.head(10)]).to_csv(doubled, index=False)
     assert _eval(capsys, model, "--data", str(doubled))["examples"] == 60
     assert _eval(capsys, model, "--data", str(doubled), "--dedupe")["examples"] == frame["text"].nunique()
+
+
+def test_recipe_gives_every_data_setting_and_held_out_matches_its_run(classifier, capsys, tmp_path):
+    import yaml
+
+    from trimformer import data as data_mod
+    from trimformer.recipe import load_recipe
+    from trimformer.runner import data_settings
+
+    model, data = classifier
+    frame = pd.read_csv(data).rename(columns={"text": "review", "label": "category"})
+    plot = pd.DataFrame({"review": [f"plot summary {i}" for i in range(7)], "category": "plot"})
+    mixed = tmp_path / "mixed.csv"
+    pd.concat([frame, frame.head(5), plot]).to_csv(mixed, index=False)
+    recipe = tmp_path / "r.yaml"
+    raw = {
+        "seed": 3,
+        "output_dir": str(tmp_path / "out"),
+        "data": {
+            "path": str(mixed),
+            "text_column": "review",
+            "label_column": "category",
+            "label_names": ["neg", "pos"],
+            "filter": {"category": ["neg", "pos"]},
+            "dedupe": True,
+            "eval_fraction": 0.2,
+            "max_length": 16,
+        },
+        "teacher": {"model": model},
+        "student": {"init": "layers", "layers": [0]},
+        "stages": [{"type": "distill"}],
+    }
+    recipe.write_text(yaml.safe_dump(raw))
+    run_split = data_mod.load_raw(data_settings(load_recipe(str(recipe)).recipe), 3)["validation"]
+    capsys.readouterr()
+    assert main(["eval", model, "--recipe", str(recipe), "--held-out"]) == 0
+    held_out = json.loads(capsys.readouterr().out)
+    assert held_out["examples"] == len(run_split) == round(0.2 * frame["review"].nunique())
+    assert main(["eval", model, "--recipe", str(recipe)]) == 0  # every row the filter and dedupe keep
+    assert json.loads(capsys.readouterr().out)["examples"] == frame["review"].nunique()
+    assert main(["eval", model]) == 2 and "--data FILE" in capsys.readouterr().err

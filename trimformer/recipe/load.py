@@ -9,6 +9,7 @@ model folders (layers, lengths, vocabularies, heads, pruning amounts; `recipe.mo
 from __future__ import annotations
 
 import difflib
+import re
 import typing
 from dataclasses import dataclass
 from importlib import resources
@@ -73,8 +74,10 @@ def find_recipe(ref: str) -> Path:
 
 
 def apply_override(raw: dict[str, Any], assignment: str) -> None:
-    """`a.b.0.c=VALUE` (VALUE parsed as YAML) sets that field, creating mappings as needed."""
+    """`a.b.0.c=VALUE` or `a.b[0].c=VALUE` (the form errors print; VALUE parsed as YAML) sets that field,
+    creating mappings as needed."""
     key, sep, value = assignment.partition("=")
+    key = re.sub(r"\[(\d+)\]", r".\1", key)
     parts = key.split(".")
     if not sep or not key or not all(parts):
         raise RecipeError(f"--set {assignment}: expected KEY=VALUE, e.g. --set training.learning_rate=3e-5")
