@@ -41,9 +41,19 @@ def pareto(data: dict[str, Any], path: Path) -> Path:
     pts = front([p for ps in by_rung.values() for p in ps])
     if pts:
         ax.step(*zip(*pts), where="post", color="grey", lw=1, label="Pareto front (estimates)")
-    compared = (data.get("comparison") or {}).get("models") or []
+    compared = [dict(m) for m in (data.get("comparison") or {}).get("models") or []]
     same_pass = ((data.get("winner") or {}).get("same_pass_as_reference") or {}).get(key)
-    if same_pass is not None:  # a budget taken from an artefact: drawn where that artefact timed with the winner
+    anchored = same_pass is not None and same_pass.get("winner_speedup") and key in data["budget"]
+    if anchored:
+        # One scale for every point: the budget is the reference's first measured figure, and candidates were
+        # read by their paired ratio to it; the winner's pass is put on that scale the same way.
+        scale = data["budget"][key] / same_pass["reference"]
+        for m in compared:
+            if m.get(key) is not None:
+                m[key] = m[key] * scale
+        compared[0][key] = data["budget"][key] / same_pass["winner_speedup"]
+        ax.axvline(data["budget"][key], color="red", ls="--", label=f"budget {key}: the reference artefact")
+    elif same_pass is not None:  # a budget taken from an artefact: drawn where that artefact timed with the winner
         ax.axvline(same_pass["reference"], color="red", ls="--", label=f"budget {key}: the reference, same pass")
     elif key in data["budget"]:
         ax.axvline(data["budget"][key], color="red", ls="--", label=f"budget {key}={data['budget'][key]:g}")
@@ -71,10 +81,15 @@ def pareto(data: dict[str, Any], path: Path) -> Path:
                 xytext=(4, -10),
                 textcoords="offset points",
             )
-    where = "candidates: their confirmation pass" + ("; winner and compared: one pass" if compared else "")
-    ax.set_xlabel(f"{key} (measured, CPU; {where})")
+    if anchored:
+        where = "the reference's figure / each model's paired speed-up over it, measured"
+    else:
+        where = "measured; candidates: their confirmation pass" + (
+            "; winner and compared: one pass" if compared else ""
+        )
+    ax.set_xlabel(f"{key} (CPU; {where})")
     ax.set_ylabel("accuracy (selection slice: estimates; eval split: final)")
-    ax.set_xlim(left=0)
+    ax.set_xlim(0, ax.get_xlim()[1] * 1.25)  # room for the compared artefacts' labels, right of their points
     ax.set_title("budget search: accuracy vs latency")
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
