@@ -134,6 +134,11 @@ RECIPE_CASES: dict[str, list[str]] = {
         "quantized the Linear weights, and this stage needs float weights",
     ],
     "distill_after_lora": ["stages[1] (distill) cannot follow stages[0] (lora)", "merge them first"],
+    "bnb_after_lora": [
+        "stages[1] (quantize:bnb-nf4) cannot follow stages[0] (lora)",
+        "an order that works: quantize:bnb-nf4 -> lora;",
+        "or merge the adapters first: lora -> merge -> quantize:bnb-nf4",
+    ],
     "embedding_int8_then_vocab": [
         "stages[1] (prune_vocab) cannot follow stages[0] (quantize:embedding-int8)",
         "quantized the word embeddings",

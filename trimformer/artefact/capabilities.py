@@ -97,9 +97,15 @@ class Problem:
         else:
             head = f"{self.step.label} cannot follow {self.blocker.label}: {self.blocker.kind} {LOST[self.missing]}"
         better = suggest_order(steps)
+        with_merge = suggest_with_merge(steps)
+        if better is not None and with_merge is not None and self.missing == NO_ADAPTERS:
+            # e.g. lora -> bnb-nf4: reordering gives QLoRA, but merging first may be what was meant
+            return (
+                f"{head}; an order that works: {' -> '.join(s.kind for s in better)}; or merge the adapters "
+                f"first: {' -> '.join(s.kind for s in with_merge)}"
+            )
         if better is not None:
             return f"{head}; an order that works: {' -> '.join(s.kind for s in better)}"
-        with_merge = suggest_with_merge(steps)
         if with_merge is not None:
             return f"{head}; an order that works (adding a merge stage): {' -> '.join(s.kind for s in with_merge)}"
         return head
