@@ -172,3 +172,54 @@ def test_overwrite_replaces_whole_folder_and_spares_foreign_ones(tiny_run, capsy
     assert not (tiny_run / "out" / "old-stage").exists()
     assert not (tiny_run / ".out.replaced").exists()
     assert {p.name for p in (tiny_run / "out").iterdir()} >= {"finetune", "distill", "report.json"}
+
+
+def test_hidden_state_projector_resumes_with_its_checkpoint(tiny_run, capsys):
+    """A student narrower than its teacher learns a hidden-state projector beside it: each checkpoint holds the
+    projector too, so a run killed mid-distillation ends as one never interrupted (this test also caught the
+    projector's gradients adding up over the whole run: Trainer zeroes only the model's)."""
+
+    def recipe(out: str):
+        raw = yaml.safe_load(write_recipe(tiny_run, out).read_text())
+        raw["student"] = {"init": "random", "config": {"num_hidden_layers": 2, "hidden_size": 32}}
+        raw["stages"] = [
+            {
+                "type": "distill",
+                "control": False,
+                "alpha_hidden": 1.0,
+                "training": {"num_train_epochs": 4},
+            }
+        ]
+        path = tiny_run / f"{out}.yaml"
+        path.write_text(yaml.safe_dump(raw))
+        return path
+
+    assert main(["run", str(recipe("hp-full"))]) == 0
+    path = recipe("hp-killed")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen([sys.executable, "-m", "trimformer", "run", str(path)], env=env, stderr=subprocess.DEVNULL)
+    work = tiny_run / "hp-killed" / ".work" / "distill"
+    deadline = time.time() + 240
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            if any(work.glob("checkpoint-*/trainer_state.json")):
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the stage ended before its first checkpoint"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert any(work.glob("checkpoint-*/hidden_projector.safetensors"))
+    capsys.readouterr()
+    assert main(["run", str(path), "--resume"]) == 0
+    assert "resuming distill from" in capsys.readouterr().out
+    full, resumed = distill_entry(tiny_run, "hp-full"), distill_entry(tiny_run, "hp-killed")
+    assert [e["loss"] for e in resumed["info"]["train_loss_history"]][-3:] == pytest.approx(
+        [e["loss"] for e in full["info"]["train_loss_history"]][-3:], abs=1e-4
+    )
+    tok = tiny.make_tokenizer()
+    batch = tok([r["text"] for r in tiny.sentiment_rows(16, seed=7)], return_tensors="pt", padding=True)
+    with torch.no_grad():
+        a = load_model(str(tiny_run / "hp-full" / "distill")).eval()(**batch).logits
+        b = load_model(str(tiny_run / "hp-killed" / "distill")).eval()(**batch).logits
+    assert (a - b).abs().max().item() < 1e-4

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
-from transformers import AutoModelForSequenceClassification, Trainer
+from transformers import AutoModelForSequenceClassification, Trainer, TrainerCallback
 
 from trimformer.compress import Calibration, compress_
 from trimformer.config import DistillationConfig
@@ -48,6 +48,18 @@ class HiddenProjector(nn.Module):
 
     def forward(self, states: list[torch.Tensor]) -> list[torch.Tensor]:
         return [m(s) for m, s in zip(self.maps, states)]
+
+
+class ZeroProjectorGrad(TrainerCallback):
+    """Trainer zeroes the model's gradients after each optimizer step, not the projector's (it is not part of
+    the model): without this they would add up over every step of the run."""
+
+    def __init__(self, projector: nn.Module):
+        self.projector = projector
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.projector.zero_grad(set_to_none=True)
+        return control
 
 
 class DistillationTrainer(Trainer):
@@ -103,6 +115,7 @@ class DistillationTrainer(Trainer):
         if args.alpha_hidden > 0:
             projector = HiddenProjector(s_cfg.hidden_size, t_cfg.hidden_size, len(self.layer_pairs))
             self.projector = self.accelerator.prepare_model(projector.to(self.args.device))
+            self.add_callback(ZeroProjectorGrad(self.projector))
         if args.alpha_attention > 0 and model.config.num_attention_heads != teacher_model.config.num_attention_heads:
             raise ValueError(
                 f"alpha_attention needs equal head counts (student {model.config.num_attention_heads}, teacher "
@@ -157,7 +170,36 @@ class DistillationTrainer(Trainer):
     def train(self, *args: Any, **kwargs: Any):
         if self.args.teacher_cache and self.teacher is not None and self.args.alpha_kd > 0:
             self._cache = self._build_cache()
+        checkpoint = kwargs.get("resume_from_checkpoint", args[0] if args else None)
+        if isinstance(checkpoint, str) and self.projector is not None:
+            self._load_projector(Path(checkpoint))
         return super().train(*args, **kwargs)
+
+    # The hidden-state projector learns with the student but is not part of it: each checkpoint holds it too, so
+    # a resumed run goes on with the projector its optimizer state belongs to.
+    PROJECTOR_FILE = "hidden_projector.safetensors"
+
+    def _save_checkpoint(self, model: nn.Module, trial: Any) -> None:
+        if self.projector is not None and self.args.should_save:
+            from safetensors.torch import save_file
+            from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+            folder = Path(self._get_output_dir(trial=trial)) / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+            folder.mkdir(parents=True, exist_ok=True)  # before Trainer marks the checkpoint complete
+            state = self.accelerator.unwrap_model(self.projector).state_dict()
+            save_file({k: v.detach().cpu().contiguous() for k, v in state.items()}, str(folder / self.PROJECTOR_FILE))
+        super()._save_checkpoint(model, trial)
+
+    def _load_projector(self, checkpoint: Path) -> None:
+        from safetensors.torch import load_file
+
+        path = checkpoint / self.PROJECTOR_FILE
+        if not path.is_file():
+            raise UserInputError(
+                f"{checkpoint}: no {self.PROJECTOR_FILE} (an older trimformer wrote it), so hidden-state "
+                "distillation cannot resume from it; rerun with --overwrite"
+            )
+        self.accelerator.unwrap_model(self.projector).load_state_dict(load_file(str(path)))
 
     def _build_cache(self) -> TeacherLogitCache:
         """Each process runs the teacher over its own share of the training set; the shares are gathered so
