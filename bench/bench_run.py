@@ -1,4 +1,4 @@
-"""Usage: python bench/bench_run.py runs/full-demo [--rounds 7] [--threads 2] [--goals full-demo]
+"""Usage: python bench/bench_run.py runs/full-demo [--rounds 7] [--threads 2] [--goals full-demo] [--from-report]
 
 Every artefact of a finished run against its teacher, side by side from one interleaved timing pass on this
 machine (the #7 measurement): accuracy, size on disk, CPU latency at batch 1 and 32, with the ratios and
@@ -67,10 +67,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--goals", choices=["full-demo"], default=None)
+    parser.add_argument(
+        "--from-report", action="store_true", help="Use the run's own interleaved pass instead of timing again"
+    )
     args = parser.parse_args()
     report = json.loads((Path(args.run) / "report.json").read_text())
-    settings = settings_from_report(report, rounds=args.rounds, threads=args.threads)
-    measure_latency(report, settings, base_dir=args.run)
+    if not args.from_report:
+        settings = settings_from_report(report, rounds=args.rounds, threads=args.threads)
+        measure_latency(report, settings, base_dir=args.run)
     print(text_table(report))
     for line in control_verdicts(report):
         print(line)
