@@ -99,7 +99,9 @@ def train_student(
         if "loss" in entry
     ]
     info = {"train_loss_history": history, "training": trainer.training_summary()}
-    return trainer.accelerator.unwrap_model(trainer.model), info
+    # keep_fp32_wrapper=False: under bf16/fp16 accelerate wraps forward in autocast; a stage after this one (e.g.
+    # the ONNX export of int8-cpu) must get the plain model (tracing through the wrapper failed in the full demo).
+    return trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False), info
 
 
 def training_view(state: RunState, teacher: Any, *, tokenizer: Any = None, teacher_tokenizer: Any = None) -> Any:
