@@ -51,11 +51,8 @@ def distill_entry(root, out: str) -> dict:
     return next(m for m in report["models"] if m["name"] == "distill")
 
 
-def test_sigkill_mid_stage_then_resume_matches_uninterrupted(tiny_run, capsys):
-    assert main(["run", str(write_recipe(tiny_run, "full"))]) == 0
-    full = distill_entry(tiny_run, "full")
-
-    recipe = write_recipe(tiny_run, "killed")
+def run_and_kill(recipe, work, marker: str) -> None:
+    """Run the recipe in a subprocess and SIGKILL it mid-stage, as soon as `work` holds `marker` (a glob)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "trimformer", "run", str(recipe)],
@@ -63,17 +60,26 @@ def test_sigkill_mid_stage_then_resume_matches_uninterrupted(tiny_run, capsys):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    work = tiny_run / "killed" / ".work" / "distill"
     deadline = time.time() + 240
     try:
         while time.time() < deadline and proc.poll() is None:
-            if any(work.glob("checkpoint-*/trainer_state.json")):
+            if any(work.glob(marker)):
                 break
             time.sleep(0.05)
-        os.kill(proc.pid, signal.SIGKILL)  # mid-stage: after the distill stage's first checkpoint
+        assert proc.poll() is None, f"the stage ended before {marker} appeared"
+        os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.wait()
     assert proc.returncode == -signal.SIGKILL
+
+
+def test_sigkill_mid_stage_then_resume_matches_uninterrupted(tiny_run, capsys):
+    assert main(["run", str(write_recipe(tiny_run, "full"))]) == 0
+    full = distill_entry(tiny_run, "full")
+
+    recipe = write_recipe(tiny_run, "killed")
+    # mid-stage: after the distill stage's first checkpoint
+    run_and_kill(recipe, tiny_run / "killed" / ".work" / "distill", "checkpoint-*/trainer_state.json")
     assert (tiny_run / "killed" / "finetune" / ".trimformer-stage.json").exists()
     assert not (tiny_run / "killed" / "distill" / ".trimformer-stage.json").exists(), "killed too late"
 
@@ -128,19 +134,7 @@ def test_early_stopping_resumes_with_its_best_weights_and_evaluations(tiny_run, 
     assert len(full["info"]["early_stopping"]["evaluations"]) >= 4
 
     path = recipe("es-killed")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
-    proc = subprocess.Popen([sys.executable, "-m", "trimformer", "run", str(path)], env=env, stderr=subprocess.DEVNULL)
-    work = tiny_run / "es-killed" / ".work" / "finetune"
-    deadline = time.time() + 240
-    try:
-        while time.time() < deadline and proc.poll() is None:
-            if any(work.glob("checkpoint-*/keep_best.json")):
-                break
-            time.sleep(0.05)
-        assert proc.poll() is None, "the stage ended without a checkpoint holding the early-stopping state"
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait()
+    run_and_kill(path, tiny_run / "es-killed" / ".work" / "finetune", "checkpoint-*/keep_best.json")
     assert not (tiny_run / "es-killed" / "finetune" / ".trimformer-stage.json").exists(), "killed too late"
     capsys.readouterr()
     assert main(["run", str(path), "--resume"]) == 0
@@ -196,19 +190,8 @@ def test_hidden_state_projector_resumes_with_its_checkpoint(tiny_run, capsys):
 
     assert main(["run", str(recipe("hp-full"))]) == 0
     path = recipe("hp-killed")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
-    proc = subprocess.Popen([sys.executable, "-m", "trimformer", "run", str(path)], env=env, stderr=subprocess.DEVNULL)
     work = tiny_run / "hp-killed" / ".work" / "distill"
-    deadline = time.time() + 240
-    try:
-        while time.time() < deadline and proc.poll() is None:
-            if any(work.glob("checkpoint-*/trainer_state.json")):
-                break
-            time.sleep(0.05)
-        assert proc.poll() is None, "the stage ended before its first checkpoint"
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait()
+    run_and_kill(path, work, "checkpoint-*/trainer_state.json")
     assert any(work.glob("checkpoint-*/hidden_projector.safetensors"))
     capsys.readouterr()
     assert main(["run", str(path), "--resume"]) == 0
