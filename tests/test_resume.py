@@ -134,7 +134,8 @@ def test_early_stopping_resumes_with_its_best_weights_and_evaluations(tiny_run, 
     assert len(full["info"]["early_stopping"]["evaluations"]) >= 4
 
     path = recipe("es-killed")
-    run_and_kill(path, tiny_run / "es-killed" / ".work" / "finetune", "checkpoint-*/keep_best.json")
+    run_and_kill(path, tiny_run / "es-killed" / ".work" / "finetune", "checkpoint-*/trainer_state.json")
+    assert any((tiny_run / "es-killed" / ".work" / "finetune").glob("checkpoint-*/keep_best.json"))
     assert not (tiny_run / "es-killed" / "finetune" / ".trimformer-stage.json").exists(), "killed too late"
     capsys.readouterr()
     assert main(["run", str(path), "--resume"]) == 0

@@ -50,9 +50,13 @@ class HiddenProjector(nn.Module):
         return [m(s) for m, s in zip(self.maps, states)]
 
 
-class ZeroProjectorGrad(TrainerCallback):
-    """Trainer zeroes the model's gradients after each optimizer step, not the projector's (it is not part of
-    the model): without this they would add up over every step of the run."""
+class HiddenProjectorState(TrainerCallback):
+    """The hidden-state projector learns with the student but is not part of it. Trainer zeroes the model's
+    gradients after each optimizer step, not the projector's: without this they would add up over the whole run.
+    Each checkpoint holds the projector too, so a resumed run goes on with the projector its optimizer state
+    belongs to."""
+
+    FILE = "hidden_projector.safetensors"
 
     def __init__(self, projector: nn.Module):
         self.projector = projector
@@ -60,6 +64,22 @@ class ZeroProjectorGrad(TrainerCallback):
     def on_step_end(self, args, state, control, **kwargs):
         self.projector.zero_grad(set_to_none=True)
         return control
+
+    def save_to_checkpoint(self, folder: Path) -> None:
+        from safetensors.torch import save_file
+
+        state = {k: v.detach().cpu().contiguous() for k, v in self.projector.state_dict().items()}
+        save_file(state, str(folder / self.FILE))
+
+    def restore_from_checkpoint(self, folder: Path) -> None:
+        from safetensors.torch import load_file
+
+        if not (folder / self.FILE).is_file():
+            raise UserInputError(
+                f"{folder}: no {self.FILE} (an older trimformer wrote it), so hidden-state "
+                "distillation cannot resume from it; rerun with --overwrite"
+            )
+        self.projector.load_state_dict(load_file(str(folder / self.FILE)))
 
 
 class DistillationTrainer(Trainer):
@@ -115,7 +135,7 @@ class DistillationTrainer(Trainer):
         if args.alpha_hidden > 0:
             projector = HiddenProjector(s_cfg.hidden_size, t_cfg.hidden_size, len(self.layer_pairs))
             self.projector = self.accelerator.prepare_model(projector.to(self.args.device))
-            self.add_callback(ZeroProjectorGrad(self.projector))
+            self.add_callback(HiddenProjectorState(self.accelerator.unwrap_model(self.projector)))
         if args.alpha_attention > 0 and model.config.num_attention_heads != teacher_model.config.num_attention_heads:
             raise ValueError(
                 f"alpha_attention needs equal head counts (student {model.config.num_attention_heads}, teacher "
@@ -171,35 +191,26 @@ class DistillationTrainer(Trainer):
         if self.args.teacher_cache and self.teacher is not None and self.args.alpha_kd > 0:
             self._cache = self._build_cache()
         checkpoint = kwargs.get("resume_from_checkpoint", args[0] if args else None)
-        if isinstance(checkpoint, str) and self.projector is not None:
-            self._load_projector(Path(checkpoint))
+        if isinstance(checkpoint, str):
+            for callback in self._checkpoint_states():
+                callback.restore_from_checkpoint(Path(checkpoint))
         return super().train(*args, **kwargs)
 
-    # The hidden-state projector learns with the student but is not part of it: each checkpoint holds it too, so
-    # a resumed run goes on with the projector its optimizer state belongs to.
-    PROJECTOR_FILE = "hidden_projector.safetensors"
+    # Callbacks with state a resumed run needs (early stopping's best weights, the hidden-state projector) write
+    # it into each checkpoint folder and read it back on resume: `save_to_checkpoint` / `restore_from_checkpoint`.
+    def _checkpoint_states(self) -> list[Any]:
+        return [c for c in self.callback_handler.callbacks if hasattr(c, "restore_from_checkpoint")]
 
     def _save_checkpoint(self, model: nn.Module, trial: Any) -> None:
-        if self.projector is not None and self.args.should_save:
-            from safetensors.torch import save_file
+        states = self._checkpoint_states()
+        if states and self.args.should_save:
             from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
             folder = Path(self._get_output_dir(trial=trial)) / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
             folder.mkdir(parents=True, exist_ok=True)  # before Trainer marks the checkpoint complete
-            state = self.accelerator.unwrap_model(self.projector).state_dict()
-            save_file({k: v.detach().cpu().contiguous() for k, v in state.items()}, str(folder / self.PROJECTOR_FILE))
+            for callback in states:
+                callback.save_to_checkpoint(folder)
         super()._save_checkpoint(model, trial)
-
-    def _load_projector(self, checkpoint: Path) -> None:
-        from safetensors.torch import load_file
-
-        path = checkpoint / self.PROJECTOR_FILE
-        if not path.is_file():
-            raise UserInputError(
-                f"{checkpoint}: no {self.PROJECTOR_FILE} (an older trimformer wrote it), so hidden-state "
-                "distillation cannot resume from it; rerun with --overwrite"
-            )
-        self.accelerator.unwrap_model(self.projector).load_state_dict(load_file(str(path)))
 
     def _build_cache(self) -> TeacherLogitCache:
         """Each process runs the teacher over its own share of the training set; the shares are gathered so

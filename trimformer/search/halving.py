@@ -46,9 +46,10 @@ def survivors(ranked: list, accuracy: dict, rung: int, eta: int) -> list:
     if rung >= MAX_TIED_RUNGS or keep >= len(ranked):
         return ranked[:keep]
     last = accuracy[ranked[keep - 1]]
-    tied = [c for c in ranked[keep:] if accuracy[c] == last]
-    out = ranked[:keep] + tied
-    return out if len(out) < len(ranked) or rung + 1 < MAX_TIED_RUNGS else ranked[:keep]
+    out = ranked[:keep] + [c for c in ranked[keep:] if accuracy[c] == last]
+    if len(out) == len(ranked) and rung + 1 >= MAX_TIED_RUNGS:
+        return ranked[:keep]  # everyone still tied one rung before the limit: that rung's training would not count
+    return out
 
 
 def planned_steps(n_shortlist: int, first: int, rung_steps: int, eta: int) -> int:

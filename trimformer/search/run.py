@@ -137,23 +137,24 @@ class Search:
             return
         refs = self.references()
         say(f"search: timing {len(todo) + len(refs)} model(s) ({why})")
-        pairs = self.pairs(refs)
-        figures = latency.measure_shapes(
-            self.state,
-            todo,
-            self.timing(),
-            self.section.vocab_include_eval_text,
-            say,
-            refs,
-            pairs,
-            {k: self.budget[k] for k in pairs if k in self.budget},
-        )
+        figures = self.time_with_references(todo, self.timing(), refs)
         for shape in todo:
             self.log.candidate(shape)["measured"] = figures[shape.key]
         for name, path in refs.items():
             self.log.data["budget_references"].setdefault(name, {"path": path, **figures[name]})
         self.log.data["measurement"] = self.timing().to_dict()
         self.save()
+
+    def time_with_references(
+        self, shapes: list[Shape], settings: TimingSettings, refs: dict[str, str]
+    ) -> dict[str, dict[str, Any]]:
+        """One interleaved pass over `shapes` and the budget's references; latencies budgeted from a reference are
+        paired to it and converted with the budget's figure once that is known (the first pass sets it)."""
+        pairs = self.pairs(refs)
+        anchors = {k: self.budget[k] for k in pairs if k in self.budget}
+        return latency.measure_shapes(
+            self.state, shapes, settings, self.section.vocab_include_eval_text, say, refs, pairs, anchors
+        )
 
     def pairs(self, references: dict[str, str]) -> dict[str, str]:
         """{latency key: reference name} for latency budgets taken from an artefact timed in this pass: candidates
@@ -260,17 +261,7 @@ class Search:
                 f"search: confirming {len(shortlist)} candidate(s) in one pass"
                 + (" with the reference" if refs else "")
             )
-            pairs = self.pairs(refs)
-            figures = latency.measure_shapes(
-                self.state,
-                shortlist,
-                settings,
-                self.section.vocab_include_eval_text,
-                say,
-                refs,
-                pairs,
-                {k: self.budget[k] for k in pairs},
-            )
+            figures = self.time_with_references(shortlist, settings, refs)
             done = {"figures": {s.key: figures[s.key] for s in shortlist}}
             done["references"] = {name: figures[name] for name in refs}
             passes.append(done)

@@ -86,12 +86,8 @@ def train_student(
         callbacks=callbacks,
     )
     checkpoint = claim_work_dir(work_dir, state.fingerprint or stage_name, state.resume)
-    if checkpoint is not None:
-        if is_main_process():
-            print(f"resuming {stage_name} from {checkpoint}", flush=True)
-        for callback in callbacks or []:
-            if hasattr(callback, "restore"):  # callbacks whose state a checkpoint holds (keep_best.py)
-                callback.restore(checkpoint)
+    if checkpoint is not None and is_main_process():
+        print(f"resuming {stage_name} from {checkpoint}", flush=True)
     trainer.train(resume_from_checkpoint=checkpoint)
     history = [
         {k: v for k, v in entry.items() if k.startswith("loss") or k in ("epoch", "step")}

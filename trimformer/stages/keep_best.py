@@ -44,16 +44,8 @@ class KeepBestAndStop(TrainerCallback):
                 self.summary["stopped_at_step"] = state.global_step
         return control
 
-    def on_save(self, args, state, control, **kwargs):
-        """Next to the checkpoint Trainer just wrote: what a resumed run needs to go on as if never stopped."""
-        if not state.is_world_process_zero:
-            return control
-        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-        if folder.is_dir():
-            self.save(folder)
-        return control
-
-    def save(self, folder: Path) -> None:
+    def save_to_checkpoint(self, folder: Path) -> None:
+        """Called by DistillationTrainer before Trainer marks the checkpoint in `folder` complete."""
         from safetensors.torch import save_file
 
         if self.best_state is not None:
@@ -63,11 +55,10 @@ class KeepBestAndStop(TrainerCallback):
         state = {"best": self.best, "waited": self.waited, "summary": self.summary}
         (folder / STATE_FILE).write_text(json.dumps(state))
 
-    def restore(self, checkpoint: str | Path) -> None:
-        """Continue from `checkpoint` (a folder `save` wrote into; one without our files leaves a fresh start)."""
+    def restore_from_checkpoint(self, folder: Path) -> None:
+        """Continue from `folder` (one `save_to_checkpoint` wrote into; one without our files: a fresh start)."""
         from safetensors.torch import load_file
 
-        folder = Path(checkpoint)
         if not (folder / STATE_FILE).is_file():
             return
         state = json.loads((folder / STATE_FILE).read_text())
