@@ -169,6 +169,51 @@ def test_teacher_cache_is_aligned_by_example(tmp_path):
     assert len(list((tmp_path / ".teacher_cache").glob("logits-*.safetensors"))) == 2
 
 
+def test_teacher_cache_labels_only_text_no_earlier_file_holds(tmp_path):
+    """More augmented copies or a larger split: the examples an earlier cache file holds are not relabelled."""
+    data, tok, _ = task_data(n_train=64)
+    teacher = tiny.tiny_bert(2).eval()
+    seen: list[int] = []
+
+    class Counting(torch.nn.Module):  # the teacher, counting the examples it is run on
+        def __init__(self):
+            super().__init__()
+            self.inner, self.config = teacher, teacher.config
+
+        def forward(self, **kw):
+            seen.append(kw["input_ids"].shape[0])
+            return self.inner(**kw)
+
+    def build(dataset):
+        args = DistillationConfig(tmp_path, teacher_cache=True, max_steps=1, **COMMON)
+        trainer = DistillationTrainer(
+            model=tiny.tiny_bert(1),
+            teacher_model=Counting(),
+            args=args,
+            train_dataset=dataset,
+            data_collator=data.collator,
+            processing_class=tok,
+        )
+        return trainer._build_cache()
+
+    first = data.train.select(range(40))
+    build(first)
+    assert sum(seen) == 40
+    seen.clear()
+    # The whole set with other example ids (shifted by 1000): 40 rows are known by content, 24 are new.
+    bigger = data.train.map(lambda row: {"example_id": row["example_id"] + 1000})
+    cache = build(bigger)
+    assert sum(seen) == 24
+    assert len(list((tmp_path / ".teacher_cache").glob("logits-*.safetensors"))) == 2
+    batch = data.collator([bigger[i] for i in range(64)])
+    with torch.no_grad():
+        live = teacher(**{k: v for k, v in batch.items() if k not in ("labels", "example_id")}).logits
+    assert torch.allclose(cache.lookup(batch["example_id"]), live, atol=1e-5)
+    seen.clear()
+    build(bigger)  # the same data again: its own file, no teacher call at all
+    assert seen == []
+
+
 def test_unlabelled_examples_learn_from_teacher_only(tmp_path):
     data, tok, _ = task_data(n_train=16)
     batch = data.collator([data.train[i] for i in range(4)])

@@ -19,16 +19,10 @@ from transformers import AutoModelForSequenceClassification, Trainer, TrainerCal
 
 from trimformer.compress import Calibration, compress_
 from trimformer.config import DistillationConfig
+from trimformer.distill.cache_fill import fill_teacher_cache
 from trimformer.distill.layer_map import build_layer_map
 from trimformer.distill.losses import attention_loss, hidden_state_loss, kd_loss, regression_kd_loss, task_loss
-from trimformer.distill.teacher_cache import (
-    TeacherLogitCache,
-    cache_key,
-    check_cacheable,
-    content_fingerprint,
-    example_shape,
-    model_fingerprint,
-)
+from trimformer.distill.teacher_cache import TeacherLogitCache
 from trimformer.errors import UserInputError
 from trimformer.loading import resolve_path
 from trimformer.nan_guard import check_loss_terms
@@ -213,44 +207,7 @@ class DistillationTrainer(Trainer):
         super()._save_checkpoint(model, trial)
 
     def _build_cache(self) -> TeacherLogitCache:
-        """Each process runs the teacher over its own share of the training set; the shares are gathered so
-        every process holds all the logits, and the main process writes the file a later run reuses."""
-        dataset = self.train_dataset
-        if "example_id" not in dataset.column_names:
-            raise ValueError(
-                "teacher_cache needs an 'example_id' column in train_dataset (trimformer.load_data adds it)"
-            )
-        task = self._task_name()
-        check_cacheable(task, getattr(self.processing_class, "padding_side", "right"))
-        teacher = self.accelerator.unwrap_model(self.teacher)
-        shape = example_shape(task, int(getattr(teacher.config, "num_labels", 1) or 1), dataset)
-        max_length = getattr(self.processing_class, "model_max_length", None)
-        precision = "bf16" if self.args.bf16 else "fp16" if self.args.fp16 else str(self.args.teacher_dtype or "fp32")
-        key = cache_key(content_fingerprint(dataset), model_fingerprint(teacher), max_length, precision)
-        cache_dir = Path(self.args.teacher_cache_dir or Path(self.args.output_dir) / ".teacher_cache")
-        path = cache_dir / f"logits-{key}.safetensors"
-        world, rank = self.accelerator.num_processes, self.accelerator.process_index
-        share = dataset.shard(num_shards=world, index=rank, contiguous=True) if world > 1 else dataset
-        loader = DataLoader(share, batch_size=self.args.per_device_eval_batch_size, collate_fn=self.data_collator)
-        num = int(max(dataset["example_id"])) + 1
-
-        def run(batch):
-            # The same autocast as training, so cached and live teacher logits are one computation.
-            with self.autocast_smart_context_manager(), self.accelerator.autocast():
-                return self._teacher_forward(batch, want_hidden=False, want_attn=False).logits
-
-        cache = TeacherLogitCache.build(
-            run,
-            loader,
-            num,
-            shape,
-            path,
-            show_progress=self.accelerator.is_main_process,
-            gather=self._gather_rows if world > 1 else None,
-            write=self.accelerator.is_main_process,
-        )
-        self.accelerator.wait_for_everyone()  # the file is complete before any process goes on
-        return cache
+        return fill_teacher_cache(self)
 
     def _task_name(self) -> str | None:
         task = getattr(getattr(self.data_collator, "task", None), "name", None)
@@ -258,15 +215,6 @@ class DistillationTrainer(Trainer):
             name = type(self.accelerator.unwrap_model(self.teacher)).__name__
             task = "masked-lm" if "MaskedLM" in name else "token-classification" if "TokenClass" in name else None
         return task
-
-    def _gather_rows(self, ids: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Every process's (example ids, logits), joined; shares may differ in length by one."""
-        device = self.args.device
-        ids = self.accelerator.pad_across_processes(ids.to(device), dim=0, pad_index=-1)
-        rows = self.accelerator.pad_across_processes(rows.to(device), dim=0)
-        ids, rows = self.accelerator.gather(ids).cpu(), self.accelerator.gather(rows).cpu()
-        keep = ids >= 0
-        return ids[keep], rows[keep]
 
     # -- the loss ------------------------------------------------------------------------------
     def _split_inputs(self, inputs: dict) -> tuple[dict, dict]:

@@ -65,11 +65,12 @@ def augment_texts(
     texts: Sequence[str], n_variants: int = 3, kinds: Sequence[str] = DEFAULT_KINDS, seed: int = 0
 ) -> tuple[list[str], list[int]]:
     """Return (variants, source_index): `n_variants` new texts per input, cycling through `kinds`.
-    Variants identical to their source are dropped (they add nothing)."""
+    Variants identical to their source are dropped (they add nothing). Each variant draws from its own
+    generator (seed, text, copy), so asking for more copies keeps the earlier ones: the teacher cache then
+    labels only the new text."""
     unknown = [k for k in kinds if k not in KINDS]
     if unknown:
         raise ValueError(f"augment.kinds {unknown} unknown; choose from {', '.join(KINDS)}")
-    rng = random.Random(seed)
     corpus = _Corpus(texts) if {"replace", "mix"} & set(kinds) else None
     fns = {"dropout": word_dropout, "span": span_sample, "swap": local_swap}
     if corpus is not None:
@@ -80,6 +81,7 @@ def augment_texts(
         if not words:
             continue
         for v in range(n_variants):
+            rng = random.Random(f"{seed}/{index}/{v}")
             new = " ".join(fns[kinds[v % len(kinds)]](words, rng))
             if new and new != text:
                 variants.append(new)

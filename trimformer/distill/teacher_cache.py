@@ -5,6 +5,11 @@ multi-process sharding all reorder batches. The file name is a hash of the examp
 not the dataset's length), the teacher's weights, the precision and the max length, so changing any of
 them recomputes instead of reusing stale logits.
 
+A new dataset that shares text with an earlier one (more augmented copies, another seed's split) reuses
+the earlier files' rows: each file stores one key per example (a hash of the ids the models see) and its
+"family" (teacher, precision, max length); only examples no file of the same family holds go through the
+teacher, longest first, so batches pad little.
+
 Buffers are sized from what the task says, not from the first batch: (examples, labels) for a sentence,
 (examples, longest sequence, labels) for token classification (batches are padded to their own longest,
 so a later batch may be longer than the first). Masked LM cannot be cached: the collator draws a new mask
@@ -55,6 +60,45 @@ def cache_key(data_fingerprint: str, teacher_fp: str, max_length: int | None, pr
     return hashlib.sha256(f"{data_fingerprint}|{teacher_fp}|{max_length}|{precision}".encode()).hexdigest()[:20]
 
 
+def cache_family(teacher_fp: str, max_length: int | None, precision: str = "fp32") -> str:
+    """What must match for one file's rows to serve another dataset: the teacher, its precision, the length."""
+    return hashlib.sha256(f"{teacher_fp}|{max_length}|{precision}".encode()).hexdigest()[:20]
+
+
+def example_keys(dataset) -> np.ndarray:
+    """One key per row (int64, in row order) from the token ids the models see, not the example id: the same
+    text tokenized the same way has the same key in any dataset."""
+    columns = [c for c in ID_COLUMNS if c in dataset.column_names]
+    keys = np.empty(len(dataset), dtype=np.int64)
+    i = 0
+    for batch in dataset.select_columns(columns).iter(batch_size=1024):
+        for row in zip(*(batch[c] for c in columns)):
+            h = hashlib.blake2b(digest_size=8)
+            for value in row:
+                ids = np.asarray(value, dtype=np.int64).ravel()
+                h.update(len(ids).to_bytes(4, "little") + ids.tobytes())
+            keys[i] = int.from_bytes(h.digest(), "little") >> 1  # non-negative: 0 marks "no key" in a file
+            i += 1
+    return keys
+
+
+def known_rows(folder: Path, family: str, shape: tuple[int, ...]) -> dict[int, torch.Tensor]:
+    """key -> logits row from every cache file in `folder` of this family and example shape."""
+    from safetensors import safe_open
+
+    known: dict[int, torch.Tensor] = {}
+    for path in sorted(folder.glob("logits-*.safetensors")) if folder.is_dir() else []:
+        with safe_open(str(path), framework="pt") as f:
+            if (f.metadata() or {}).get("family") != family or "keys" not in f.keys():
+                continue
+            keys, logits, filled = f.get_tensor("keys"), f.get_tensor("logits"), f.get_tensor("filled").bool()
+        if tuple(logits.shape[1:]) != tuple(shape):
+            continue
+        for key, row in zip(keys[filled].tolist(), logits[filled]):
+            known[key] = row
+    return known
+
+
 def check_cacheable(task: str | None, padding_side: str | None = "right") -> None:
     """Refuse, in one line, the tasks whose teacher outputs cannot be computed once and looked up later."""
     if task == "masked-lm":
@@ -75,6 +119,17 @@ def example_shape(task: str | None, num_labels: int, dataset) -> tuple[int, ...]
         longest = max((len(ids) for ids in dataset["input_ids"]), default=0)
         return (longest, num_labels)
     return (num_labels,)
+
+
+def longest_first(dataset, indices: list[int]) -> list[int]:
+    """`indices` ordered by how many tokens the teacher reads, longest first: batches of similar length pad
+    little (reviews average 27 tokens where a random batch of 64 pads to ~55), and the first batch shows at
+    once whether the longest fit in memory."""
+    column = "teacher_input_ids" if "teacher_input_ids" in dataset.column_names else "input_ids"
+    if column not in dataset.column_names or not indices:
+        return list(indices)
+    lengths = [len(ids) for ids in dataset.select(indices)[column]]
+    return [i for _, i in sorted(zip(lengths, indices), key=lambda pair: -pair[0])]
 
 
 class TeacherLogitCache:
@@ -103,15 +158,21 @@ class TeacherLogitCache:
         show_progress: bool = True,
         gather: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None,
         write: bool = True,
+        prefilled: tuple[torch.Tensor, torch.Tensor] | None = None,
+        keys: torch.Tensor | None = None,
+        family: str | None = None,
     ) -> TeacherLogitCache:
         """Run the teacher over `dataloader` (this process's share); `gather` joins every process's rows so
-        each holds the whole cache; the file at `path` is reused when it exists and written when `write`."""
+        each holds the whole cache; the file at `path` is reused when it exists and written when `write`.
+        `prefilled` = (example ids, rows) already known (from files of the same family); `keys` (one per
+        example id) and `family` are stored so later datasets can reuse this file's rows."""
         if path is not None and path.exists():
             stored = load_file(str(path))
             return cls(stored["logits"], stored["filled"].bool())
         rows: list[torch.Tensor] = []
         ids: list[torch.Tensor] = []
-        for batch in tqdm(dataloader, desc="teacher cache", disable=not show_progress):
+        desc = f"teacher cache ({len(prefilled[0])} reused)" if prefilled is not None else "teacher cache"
+        for batch in tqdm(dataloader, desc=desc, disable=not show_progress):
             out = run_teacher(batch).detach().float().cpu()
             if tuple(out.shape[2:]) != tuple(shape[1:]) or out.shape[1] > shape[0]:
                 raise ValueError(f"internal: teacher logits {tuple(out.shape)} do not fit the cache's {shape}")
@@ -122,6 +183,8 @@ class TeacherLogitCache:
         local_ids = torch.cat(ids) if ids else torch.zeros(0, dtype=torch.long)
         local = torch.cat(rows) if rows else torch.zeros((0, *shape))
         all_ids, all_rows = gather(local_ids, local) if gather is not None else (local_ids, local)
+        if prefilled is not None:
+            all_ids, all_rows = torch.cat([prefilled[0], all_ids]), torch.cat([prefilled[1], all_rows])
         if len(all_ids) == 0:
             raise ValueError("teacher cache: the training set is empty")
         logits = torch.zeros((num_examples, *shape), dtype=torch.float32)
@@ -131,6 +194,9 @@ class TeacherLogitCache:
         if path is not None and write:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
-            save_file({"logits": logits, "filled": filled.to(torch.uint8)}, str(tmp))
+            tensors = {"logits": logits, "filled": filled.to(torch.uint8)}
+            if keys is not None:
+                tensors["keys"] = keys.to(torch.int64)
+            save_file(tensors, str(tmp), metadata={"family": family} if family else None)
             tmp.replace(path)  # atomic: a crash never leaves a half-written cache
         return cls(logits, filled)
