@@ -111,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     line naming the field or file and the fix), 3 accuracy budget exceeded, 4 training diverged (NaN/inf loss)."""
     _quiet_libraries()
     args = build_parser().parse_args(argv)
+    from trimformer.measure.wait_policy import passive_for_timing
+
+    passive_for_timing(args)  # before torch is imported
     from trimformer import errors
     from trimformer.budget import BudgetExceeded
 

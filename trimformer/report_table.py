@@ -391,10 +391,11 @@ def _timing_line(report: dict[str, Any]) -> str:
     load = ""
     if m.get("load_before") and m.get("load_after"):
         load = f"; CPU load {m['load_before'][0]:.1f} → {m['load_after'][0]:.1f} on {m.get('cpu_count', '?')} cores"
+    policy = f"; torch OpenMP threads wait: {m['omp_wait_policy']}" if m.get("omp_wait_policy") else ""
     return (
         f"Timing: one interleaved pass over every model ({m.get('rounds')} rounds × {m.get('calls')} calls, "
         f"warm-up {m.get('warmup')}), batch × {m.get('length')} tokens, {threads} CPU threads for every runtime "
-        f"(torch and ONNX Runtime intra-op; ONNX Runtime inter-op 1){load}."
+        f"(torch and ONNX Runtime intra-op; ONNX Runtime inter-op 1){policy}{load}."
     )
 
 

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from trimformer.measure import wait_policy
 from trimformer.measure.stats import MIN_ROUNDS, NOISE_LIMIT, RULE
 from trimformer.measure.timing import TimingSettings, time_interleaved
 from trimformer.measure.weights import count_parameters, size_on_disk_mb, weights_mb
@@ -151,6 +152,7 @@ def measure_latency(
         "order": ORDER,
         "inputs": INPUTS,
         "cpu_count": os.cpu_count(),
+        "omp_wait_policy": wait_policy.current(),
         "load_before": before,
         "load_after": _load_average(),
         "rule": RULE,
