@@ -21,7 +21,10 @@ def add_search_command(subparsers: Any) -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="latency_b<N>_ms=MS or size_mb=MB; repeat (or comma-separate) for several at once",
+        help=(
+            "latency_b<N>_ms=MS or size_mb=MB; MS/MB may be @PATH (that artefact's own figure, timed with the "
+            "candidates); repeat (or comma-separate) for several at once"
+        ),
     )
     p.add_argument("--resume", action="store_true", help="Continue a stopped search from OUTPUT/search.json")
     p.add_argument("--overwrite", action="store_true", help="Start again, deleting output_dir")
