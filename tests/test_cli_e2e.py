@@ -1,6 +1,7 @@
 """The CLI end to end on a tiny model: outputs, report, reload (2 processes: tests/test_multiprocess.py)."""
 
 import json
+import os
 from pathlib import Path
 
 import torch
@@ -47,6 +48,8 @@ def test_cli_run_writes_reloadable_stages_and_report(tiny_run, capsys):
     assert "teacher" in printed and "distill" in printed and "accuracy" in printed
     timing = report["measurement"]  # one interleaved pass after the stages, same threads for every model
     assert timing["threads"] == 1 and timing["calls"] == 2
+    # Timed in a fresh process whose torch threads wait passively (this one's spin after training).
+    assert timing["omp_wait_policy"] == os.environ.get("OMP_WAIT_POLICY", "PASSIVE")
     for entry in report["models"]:
         assert {"metrics", "params", "size_mb", "weights_mb", "latency"} <= set(entry)
         cpu = entry["latency"]["cpu"]

@@ -19,7 +19,8 @@ from trimformer.artefact.io import save_artefact
 from trimformer.budget import budget_record, enforce_budget
 from trimformer.distributed import is_main_process, wait_for_everyone
 from trimformer.loading import load_model, resolve_path
-from trimformer.measure import measure, time_run
+from trimformer.measure import measure
+from trimformer.measure.fresh_process import time_in_fresh_process
 from trimformer.recipe.load import LoadedRecipe
 from trimformer.report import environment, format_table, write_json_atomic
 from trimformer.stages.base import RunState
@@ -232,7 +233,7 @@ def run(loaded: LoadedRecipe, overwrite: bool = False, resume: bool = False) -> 
     wait_for_everyone()
     if main:
         shutil.rmtree(out / ".work", ignore_errors=True)
-        time_run(report, recipe.measure)
+        time_in_fresh_process(report, recipe.measure)  # torch's threads here spin: see fresh_process.py
         write_json_atomic(out / REPORT, report)
         print("\n" + format_table(report), flush=True)
         publish(out, loaded)
