@@ -47,10 +47,12 @@ def fill_teacher_cache(trainer: Any) -> TeacherLogitCache:
     family = cache_family(teacher_fp, max_length, precision)
     cache_dir = Path(trainer.args.teacher_cache_dir or Path(trainer.args.output_dir) / ".teacher_cache")
     path = cache_dir / f"logits-{key}.safetensors"
+    if path.exists():  # this very dataset was labelled before: nothing to match, sort or run
+        return TeacherLogitCache.load(path)
     num = int(max(dataset["example_id"])) + 1
     example_ids = np.asarray(dataset["example_id"], dtype=np.int64)
     keys = example_keys(dataset)
-    known = {} if path.exists() else known_rows(cache_dir, family, shape)
+    known = known_rows(cache_dir, family, shape)
     hit = [i for i, k in enumerate(keys.tolist()) if k in known]
     prefilled = None
     if hit:

@@ -148,6 +148,11 @@ class TeacherLogitCache:
         return out
 
     @classmethod
+    def load(cls, path: Path) -> TeacherLogitCache:
+        stored = load_file(str(path))
+        return cls(stored["logits"], stored["filled"].bool())
+
+    @classmethod
     def build(
         cls,
         run_teacher: Callable[[dict], torch.Tensor],
@@ -167,8 +172,7 @@ class TeacherLogitCache:
         `prefilled` = (example ids, rows) already known (from files of the same family); `keys` (one per
         example id) and `family` are stored so later datasets can reuse this file's rows."""
         if path is not None and path.exists():
-            stored = load_file(str(path))
-            return cls(stored["logits"], stored["filled"].bool())
+            return cls.load(path)
         rows: list[torch.Tensor] = []
         ids: list[torch.Tensor] = []
         desc = f"teacher cache ({len(prefilled[0])} reused)" if prefilled is not None else "teacher cache"

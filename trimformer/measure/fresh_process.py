@@ -21,8 +21,9 @@ from typing import Any
 
 from trimformer.measure.wait_policy import VARIABLE
 
-# What the timing pass adds to each model entry; everything else in the entry is the run's own record.
-TIMED_KEYS = ("latency", "weights_mb", "params", "trainable_params")
+# What the timing pass writes over in every entry. It also fills what an entry lacks (parameter counts, as
+# `measure_latency` does: where the entry's value is empty) and drops an older trimformer's timing keys.
+REWRITTEN = ("latency", "weights_mb")
 
 
 def time_in_fresh_process(report: dict[str, Any], section: Any) -> dict[str, Any]:
@@ -39,12 +40,10 @@ def time_in_fresh_process(report: dict[str, Any], section: Any) -> dict[str, Any
         if done.returncode != 0:
             raise RuntimeError(f"the timing process exited with {done.returncode} (its output is above)")
         result = json.loads(timed.read_text())
-    for entry, child in zip(report.get("models") or [], result.get("models") or []):
-        for key in TIMED_KEYS:
-            if key in child and (key in ("latency", "weights_mb") or not entry.get(key)):
-                entry[key] = child[key]
-        for key in [k for k in entry if k not in child]:
-            entry.pop(key)  # legacy timing keys the pass removed
+    for entry, fresh in zip(report.get("models") or [], result.get("models") or []):
+        for key in [k for k in entry if k not in fresh]:
+            entry.pop(key)
+        entry.update({k: v for k, v in fresh.items() if k in REWRITTEN or not entry.get(k)})
     report["measurement"] = result.get("measurement")
     return report
 
