@@ -54,8 +54,9 @@ keys = st.sampled_from(
         "name", "task", "output_dir", "seed", "trust_remote_code", "data", "teacher", "student", "training",
         "stages", "measure", "budget", "hub", "path", "text_column", "label_column", "label_names", "filter",
         "max_length", "eval_split", "model", "init", "layers", "num_layers", "config", "type", "amount",
-        "alpha_kd", "alpha_task", "alpha_hidden", "alpha_attention", "layer_map", "temperature", "recovery",
-        "learning_rate", "per_device_train_batch_size", "max_steps", "method", "heads", "loss", "bogus", "0", "1",
+        "alpha_kd", "alpha_task", "alpha_hidden", "alpha_attention", "alpha_embedding", "layer_map", "temperature",
+        "recovery", "learning_rate", "per_device_train_batch_size", "max_steps", "method", "heads", "loss", "bogus",
+        "0", "1",
     ]
 )  # fmt: skip
 STAGE_TYPES = ["distill", "finetune", "prune_heads", "prune_ffn", "prune_layers", "prune_vocab", "quantize"]

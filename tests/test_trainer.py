@@ -214,6 +214,47 @@ def test_teacher_cache_labels_only_text_no_earlier_file_holds(tmp_path):
     assert seen == []
 
 
+def test_embedding_matching_cached_equals_live_and_pulls_student_to_teacher(tmp_path):
+    """alpha_embedding: a student 32 wide learns, through a projection, the mean-pooled last layer of a teacher
+    64 wide; the cached rows give the same loss as the live teacher, and training lowers the term."""
+    data, tok, _ = task_data(n_train=64)
+    teacher = tiny.tiny_bert(2, hidden=64)
+    batch = data.collator([data.train[i] for i in range(8)])
+
+    def trainer(cache, out, steps=1, bf16=False):
+        args = DistillationConfig(
+            tmp_path / out,
+            alpha_task=0.0,
+            alpha_kd=0.0,
+            alpha_embedding=1.0,
+            teacher_cache=cache,
+            max_steps=steps,
+            bf16=bf16,
+            learning_rate=5e-3,
+            logging_steps=1,
+            per_device_train_batch_size=8,
+            **COMMON,
+        )
+        torch.manual_seed(0)  # the same projection in every trainer
+        return DistillationTrainer(
+            model=tiny.tiny_bert(1),
+            teacher_model=teacher,
+            args=args,
+            train_dataset=data.train,
+            data_collator=data.collator,
+            processing_class=tok,
+        )
+
+    live, cached = trainer(False, "live"), trainer(True, "cached")
+    cached._cache = cached._build_cache()
+    assert cached._cache.logits.shape == (64, 2 + 64)  # the logits, then the 64-wide embedding
+    assert abs(trainer_loss(live, batch) - trainer_loss(cached, batch)) < 1e-5
+    long = trainer(True, "cached", steps=40, bf16=True)  # bf16 autocast, as the full demo trains
+    long.train()
+    terms = [e["loss_embedding"] for e in long.state.log_history if "loss_embedding" in e]
+    assert terms[-1] < 0.5 * terms[0], terms
+
+
 def test_unlabelled_examples_learn_from_teacher_only(tmp_path):
     data, tok, _ = task_data(n_train=16)
     batch = data.collator([data.train[i] for i in range(4)])

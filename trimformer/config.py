@@ -11,6 +11,7 @@ from typing import Any
 from transformers import TrainingArguments
 
 HIDDEN_LOSSES = ("mse", "cosine")
+LOSS_WEIGHTS = ("alpha_task", "alpha_kd", "alpha_hidden", "alpha_attention", "alpha_embedding")
 
 
 @dataclass
@@ -29,12 +30,22 @@ class DistillationConfig(TrainingArguments):
     alpha_attention: float = field(
         default=0.0, metadata={"help": "Weight of attention-map transfer (needs equal head counts)."}
     )
+    alpha_embedding: float = field(
+        default=0.0,
+        metadata={
+            "help": "Weight of matching the student's sentence embedding (last layer, mean over real tokens, through "
+            "a learned projection) to the teacher's: needs no shared tokenizer, and is cached with teacher_cache."
+        },
+    )
     teacher_dtype: str | None = field(
         default=None, metadata={"help": "dtype for the teacher, e.g. bfloat16 on GPU (default: as loaded)."}
     )
     teacher_cache: bool = field(
         default=False,
-        metadata={"help": "Run the teacher once over the training set and reuse its logits in later epochs."},
+        metadata={
+            "help": "Run the teacher once over the training set and reuse its logits (and, with alpha_embedding, "
+            "its sentence embeddings) in later epochs."
+        },
     )
     teacher_cache_dir: str | None = field(
         default=None, metadata={"help": "Where cached teacher logits are stored (default: OUTPUT/.teacher_cache)."}
@@ -49,7 +60,7 @@ class DistillationConfig(TrainingArguments):
             # a recipe's bf16 means CPU autocast where there is no bf16 accelerator (Trainer refuses otherwise)
             self.use_cpu = True
         super().__post_init__()
-        for name in ("alpha_task", "alpha_kd", "alpha_hidden", "alpha_attention"):
+        for name in LOSS_WEIGHTS:
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0 (got {getattr(self, name)})")
         if self.temperature <= 0:
@@ -60,7 +71,7 @@ class DistillationConfig(TrainingArguments):
             raise ValueError(
                 "teacher_cache stores logits only: set alpha_hidden and alpha_attention to 0, or teacher_cache false"
             )
-        if self.alpha_task + self.alpha_kd + self.alpha_hidden + self.alpha_attention == 0:
+        if sum(getattr(self, name) for name in LOSS_WEIGHTS) == 0:
             raise ValueError("all loss weights are 0: set at least one of alpha_task/alpha_kd/alpha_hidden/...")
 
 

@@ -1,7 +1,8 @@
 """`DistillationTrainer`: a `transformers.Trainer` that distils a teacher into a student.
 
-Loss = alpha_task * task + alpha_kd * KD(T) + alpha_hidden * hidden + alpha_attention * attention,
-each term logged on its own. Examples without a label (-100 / NaN) learn from the teacher only.
+Loss = alpha_task * task + alpha_kd * KD(T) + alpha_hidden * hidden + alpha_attention * attention
++ alpha_embedding * embedding (mean-pooled last layers, `trimformer.distill.embedding`), each term logged on
+its own. Examples without a label (-100 / NaN) learn from the teacher only.
 Technique configs passed as `compression=[...]` (head pruning, LoRA, ...) are applied to the
 student before training, through the same registry the recipe stages use.
 """
@@ -20,8 +21,15 @@ from transformers import AutoModelForSequenceClassification, Trainer, TrainerCal
 from trimformer.compress import Calibration, compress_
 from trimformer.config import DistillationConfig
 from trimformer.distill.cache_fill import fill_teacher_cache
+from trimformer.distill.embedding import embedding_loss, mean_pooled
 from trimformer.distill.layer_map import build_layer_map
-from trimformer.distill.losses import attention_loss, hidden_state_loss, kd_loss, regression_kd_loss, task_loss
+from trimformer.distill.losses import (
+    attention_loss,
+    hidden_state_loss,
+    kd_loss,
+    regression_kd_loss,
+    task_loss,
+)
 from trimformer.distill.teacher_cache import TeacherLogitCache
 from trimformer.errors import UserInputError
 from trimformer.loading import resolve_path
@@ -31,14 +39,13 @@ TEACHER_PREFIX = "teacher_"
 
 
 class HiddenProjector(nn.Module):
-    """Learned maps from student width to teacher width, one per mapped layer (identity if equal)."""
+    """Learned maps from student width to teacher width, one per mapped layer (identity if equal); with
+    `embedding` one more, last, for the sentence embeddings."""
 
-    def __init__(self, student_width: int, teacher_width: int, count: int):
+    def __init__(self, student_width: int, teacher_width: int, count: int, embedding: bool = False):
         super().__init__()
-        same = student_width == teacher_width
-        self.maps = nn.ModuleList(
-            [nn.Identity() if same else nn.Linear(student_width, teacher_width) for _ in range(count)]
-        )
+        widths = [(student_width, teacher_width)] * (count + int(embedding))
+        self.maps = nn.ModuleList([nn.Identity() if s == t else nn.Linear(s, t) for s, t in widths])
 
     def forward(self, states: list[torch.Tensor]) -> list[torch.Tensor]:
         return [m(s) for m, s in zip(self.maps, states)]
@@ -96,9 +103,13 @@ class DistillationTrainer(Trainer):
             model = AutoModelForSequenceClassification.from_pretrained(resolve_path(model))
         if isinstance(teacher_model, str):
             teacher_model = AutoModelForSequenceClassification.from_pretrained(resolve_path(teacher_model))
-        needs_teacher = args.alpha_kd > 0 or args.alpha_hidden > 0 or args.alpha_attention > 0
+        needs_teacher = (
+            args.alpha_kd > 0 or args.alpha_hidden > 0 or args.alpha_attention > 0 or args.alpha_embedding > 0
+        )
         if needs_teacher and teacher_model is None:
-            raise ValueError("teacher_model is required when alpha_kd, alpha_hidden or alpha_attention > 0")
+            raise ValueError(
+                "teacher_model is required when alpha_kd, alpha_hidden, alpha_attention or alpha_embedding > 0"
+            )
         if compression:
             model = self._compress(model, compression, kwargs)
         if args.alpha_attention > 0:
@@ -126,8 +137,10 @@ class DistillationTrainer(Trainer):
         if args.alpha_hidden > 0 or args.alpha_attention > 0:  # attention transfer pairs layers by the same map
             s_cfg, t_cfg = model.config, teacher_model.config
             self.layer_pairs = build_layer_map(args.layer_map, s_cfg.num_hidden_layers, t_cfg.num_hidden_layers)
-        if args.alpha_hidden > 0:
-            projector = HiddenProjector(s_cfg.hidden_size, t_cfg.hidden_size, len(self.layer_pairs))
+        if args.alpha_hidden > 0 or args.alpha_embedding > 0:
+            widths = (model.config.hidden_size, teacher_model.config.hidden_size)
+            count = len(self.layer_pairs) if args.alpha_hidden > 0 else 0
+            projector = HiddenProjector(*widths, count, embedding=args.alpha_embedding > 0)
             self.projector = self.accelerator.prepare_model(projector.to(self.args.device))
             self.add_callback(HiddenProjectorState(self.accelerator.unwrap_model(self.projector)))
         if args.alpha_attention > 0 and model.config.num_attention_heads != teacher_model.config.num_attention_heads:
@@ -182,7 +195,11 @@ class DistillationTrainer(Trainer):
         return optimizer
 
     def train(self, *args: Any, **kwargs: Any):
-        if self.args.teacher_cache and self.teacher is not None and self.args.alpha_kd > 0:
+        if (
+            self.args.teacher_cache
+            and self.teacher is not None
+            and (self.args.alpha_kd > 0 or self.args.alpha_embedding > 0)
+        ):
             self._cache = self._build_cache()
         checkpoint = kwargs.get("resume_from_checkpoint", args[0] if args else None)
         if isinstance(checkpoint, str):
@@ -223,17 +240,21 @@ class DistillationTrainer(Trainer):
         return student, teacher
 
     @torch.no_grad()
-    def _teacher_forward(self, batch: dict, want_hidden: bool, want_attn: bool):
+    def _teacher_forward(self, batch: dict, want_hidden: bool, want_attn: bool, want_embedding: bool = False):
+        """The teacher's outputs; with `want_embedding` they carry `embedding`, its mean-pooled last layer."""
         student_inputs, teacher_inputs = self._split_inputs(batch)
         feed = teacher_inputs or {k: v for k, v in student_inputs.items() if k not in ("labels", "example_id")}
         device = next(self.teacher.parameters()).device
         feed = {k: v.to(device) for k, v in feed.items()}
         kwargs = {}
-        if want_hidden:
+        if want_hidden or want_embedding:
             kwargs["output_hidden_states"] = True
         if want_attn:
             kwargs["output_attentions"] = True
-        return self.teacher(**feed, **kwargs)
+        out = self.teacher(**feed, **kwargs)
+        if want_embedding:
+            out["embedding"] = mean_pooled(out.hidden_states[-1], feed.get("attention_mask"))
+        return out
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         inputs = dict(inputs)
@@ -244,8 +265,9 @@ class DistillationTrainer(Trainer):
         training = model.training
         want_hidden = training and args.alpha_hidden > 0
         want_attn = training and args.alpha_attention > 0
+        want_embedding = training and args.alpha_embedding > 0
         extra = {}
-        if want_hidden:
+        if want_hidden or want_embedding:
             extra["output_hidden_states"] = True
         if want_attn:
             extra["output_attentions"] = True
@@ -260,14 +282,20 @@ class DistillationTrainer(Trainer):
             # Evaluation reports the task loss (and perplexity for MLM) of the student alone.
             loss = terms.get("task", logits.sum() * 0.0)
             return (loss, outputs) if return_outputs else loss
-        if self.teacher is not None and (args.alpha_kd > 0 or want_hidden or want_attn):
-            teacher_logits, teacher_out = None, None
+        if self.teacher is not None and (args.alpha_kd > 0 or want_hidden or want_attn or want_embedding):
+            teacher_logits, teacher_out, teacher_embedding = None, None, None
             if self._cache is not None and example_ids is not None and not (want_hidden or want_attn):
                 length = logits.shape[1] if logits.dim() == 3 else None
-                teacher_logits = self._cache.lookup(example_ids, length).to(logits.device)
+                rows = self._cache.lookup(example_ids, length).to(logits.device)
+                # a row holds the logits, then (with alpha_embedding) the teacher's sentence embedding
+                teacher_logits, teacher_embedding = rows[..., : logits.shape[-1]], rows[..., logits.shape[-1] :]
             else:
-                teacher_out = self._teacher_forward(inputs, want_hidden, want_attn)
-                teacher_logits = teacher_out.logits
+                teacher_out = self._teacher_forward(inputs, want_hidden, want_attn, want_embedding)
+                teacher_logits, teacher_embedding = teacher_out.logits, teacher_out.get("embedding")
+            if want_embedding:
+                # fp32 (mean_pooled returns it): under bf16 autocast the states are bf16, the projection fp32
+                mine = mean_pooled(outputs.hidden_states[-1], student_inputs.get("attention_mask"))
+                terms["embedding"] = embedding_loss(self.projector.maps[-1](mine), teacher_embedding)
             if args.alpha_kd > 0:
                 if self.regression:
                     terms["kd"] = regression_kd_loss(logits, teacher_logits)
@@ -288,7 +316,7 @@ class DistillationTrainer(Trainer):
                     [attention_loss(outputs.attentions[s], teacher_out.attentions[t], mask) for s, t in pairs]
                 ).mean()
         weights = {"task": args.alpha_task, "kd": args.alpha_kd, "hidden": args.alpha_hidden}
-        weights["attention"] = args.alpha_attention
+        weights.update(attention=args.alpha_attention, embedding=args.alpha_embedding)
         loss = sum(weights[name] * value for name, value in terms.items() if weights[name] > 0)
         if not torch.is_tensor(loss):
             loss = logits.sum() * 0.0

@@ -26,6 +26,7 @@ from trimformer.distill.teacher_cache import (
     longest_first,
     model_fingerprint,
 )
+from trimformer.errors import UserInputError
 
 
 def fill_teacher_cache(trainer: Any) -> TeacherLogitCache:
@@ -37,11 +38,22 @@ def fill_teacher_cache(trainer: Any) -> TeacherLogitCache:
     task = trainer._task_name()
     check_cacheable(task, getattr(trainer.processing_class, "padding_side", "right"))
     teacher = trainer.accelerator.unwrap_model(trainer.teacher)
-    shape = example_shape(task, int(getattr(teacher.config, "num_labels", 1) or 1), dataset)
+    num_labels = int(getattr(teacher.config, "num_labels", 1) or 1)
+    embedding = trainer.args.alpha_embedding > 0
+    if embedding and task not in (None, "sequence-classification"):
+        raise UserInputError(
+            f"teacher_cache with alpha_embedding: cached embeddings are per sentence, {task} needs them per token; "
+            "set teacher_cache false"
+        )
+    # With alpha_embedding a row is the logits followed by the teacher's sentence embedding.
+    width = num_labels + (int(teacher.config.hidden_size) if embedding else 0)
+    shape = example_shape(task, width, dataset)
     max_length = getattr(trainer.processing_class, "model_max_length", None)
     precision = (
         "bf16" if trainer.args.bf16 else "fp16" if trainer.args.fp16 else str(trainer.args.teacher_dtype or "fp32")
     )
+    if embedding:
+        precision += "+embedding"  # another kind of row: never mixed with logits-only files
     teacher_fp = model_fingerprint(teacher)
     key = cache_key(content_fingerprint(dataset), teacher_fp, max_length, precision)
     family = cache_family(teacher_fp, max_length, precision)
@@ -69,7 +81,8 @@ def fill_teacher_cache(trainer: Any) -> TeacherLogitCache:
     def run(batch):
         # The same autocast as training, so cached and live teacher logits are one computation.
         with trainer.autocast_smart_context_manager(), trainer.accelerator.autocast():
-            return trainer._teacher_forward(batch, want_hidden=False, want_attn=False).logits
+            out = trainer._teacher_forward(batch, want_hidden=False, want_attn=False, want_embedding=embedding)
+        return torch.cat([out.logits.float(), out.embedding], dim=-1) if embedding else out.logits
 
     cache = TeacherLogitCache.build(
         run,

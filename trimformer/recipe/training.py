@@ -57,6 +57,7 @@ BOUNDS: dict[str, tuple[float | None, float | None, bool]] = {
     "alpha_kd": (0, None, True),
     "alpha_hidden": (0, None, True),
     "alpha_attention": (0, None, True),
+    "alpha_embedding": (0, None, True),
     "temperature": (0, None, False),
 }
 CHOICES: dict[str, tuple[Any, ...]] = {
@@ -285,6 +286,7 @@ LOSS_FIELDS = (
     "hidden_loss",
     "layer_map",
     "alpha_attention",
+    "alpha_embedding",
     "teacher_cache",
 )
 
@@ -305,10 +307,14 @@ def check_loss(values: Any) -> dict[str, Any]:
 
 def check_weights(values: dict[str, Any], defaults: dict[str, float] | None = None) -> None:
     """At least one loss weight must be above 0, or there is nothing to learn from."""
-    weights = {"alpha_task": 0.5, "alpha_kd": 0.5, "alpha_hidden": 0.0, "alpha_attention": 0.0, **(defaults or {})}
+    weights = {"alpha_task": 0.5, "alpha_kd": 0.5, "alpha_hidden": 0.0, "alpha_attention": 0.0, "alpha_embedding": 0.0}
+    weights.update(defaults or {})
     weights.update({k: v for k, v in values.items() if k in weights})
     if not any(w > 0 for w in weights.values()):
-        raise ValueError("all loss weights are 0; set alpha_task, alpha_kd, alpha_hidden or alpha_attention above 0")
+        raise ValueError(
+            "all loss weights are 0; set alpha_task, alpha_kd, alpha_hidden, alpha_attention or alpha_embedding "
+            "above 0"
+        )
 
 
 if __name__ == "__main__":

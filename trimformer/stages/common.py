@@ -67,7 +67,14 @@ def train_student(
     view = training_view(state, teacher, tokenizer=tokenizer, teacher_tokenizer=teacher_tokenizer)
     loss = dict(loss or {})
     if teacher is None:
-        loss.update(alpha_task=1.0, alpha_kd=0.0, alpha_hidden=0.0, alpha_attention=0.0, teacher_cache=False)
+        loss.update(
+            alpha_task=1.0,
+            alpha_kd=0.0,
+            alpha_hidden=0.0,
+            alpha_attention=0.0,
+            alpha_embedding=0.0,
+            teacher_cache=False,
+        )
     work_dir = state.output_dir / ".work" / stage_name
     kwargs = {**TRAINING_DEFAULTS, **state.training_args(stage_cfg.training, work_dir, **loss), **(extra_args or {})}
     if kwargs.get("teacher_cache"):

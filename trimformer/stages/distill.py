@@ -34,6 +34,11 @@ class DistillStage(StageConfig):
     hidden_loss: Literal["mse", "cosine"] = "mse"
     layer_map: Literal["uniform", "last-k"] | LayerPairs = "uniform"
     alpha_attention: NonNegativeFloat = 0.0
+    alpha_embedding: NonNegativeFloat = Field(
+        0.0,
+        description="Weight of matching the student's sentence embedding (last layer, mean over real tokens, "
+        "through a learned projection) to the teacher's: needs no shared tokenizer, cached with teacher_cache",
+    )
     teacher_cache: bool = Field(False, description="Run the teacher once over the training data, reuse its logits")
     augment: AugmentSection | None = None
     control: bool = Field(
@@ -69,9 +74,10 @@ class DistillStage(StageConfig):
 
     @model_validator(mode="after")
     def _something_to_learn(self) -> DistillStage:
-        if self.alpha_task + self.alpha_kd + self.alpha_hidden + self.alpha_attention == 0:
+        if self.alpha_task + self.alpha_kd + self.alpha_hidden + self.alpha_attention + self.alpha_embedding == 0:
             raise ValueError(
-                "all loss weights are 0; set alpha_task, alpha_kd, alpha_hidden or alpha_attention above 0"
+                "all loss weights are 0; set alpha_task, alpha_kd, alpha_hidden, alpha_attention or alpha_embedding "
+                "above 0"
             )
         if (
             self.alpha_attention > 0
@@ -84,7 +90,15 @@ class DistillStage(StageConfig):
         return self
 
     def loss_settings(self) -> dict[str, Any]:
-        fields = ("alpha_task", "alpha_kd", "temperature", "alpha_hidden", "hidden_loss", "alpha_attention")
+        fields = (
+            "alpha_task",
+            "alpha_kd",
+            "temperature",
+            "alpha_hidden",
+            "hidden_loss",
+            "alpha_attention",
+            "alpha_embedding",
+        )
         out = {f: getattr(self, f) for f in fields}
         out["layer_map"] = self.layer_map if isinstance(self.layer_map, str) else [list(p) for p in self.layer_map]
         out["teacher_cache"] = self.teacher_cache
