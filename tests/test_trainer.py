@@ -60,6 +60,21 @@ def test_kd_term_inside_trainer_matches_manual(tmp_path):
     assert abs(trainer_loss(trainer, batch) - manual.item()) < 1e-5
 
 
+def test_logit_mse_kd_term_matches_manual(tmp_path):
+    data, tok, _ = task_data()
+    batch = data.collator([data.train[i] for i in range(8)])
+    student, teacher = tiny.tiny_bert(1), tiny.tiny_bert(2)
+    args = DistillationConfig(tmp_path, alpha_task=0.0, alpha_kd=1.0, kd_loss="mse", **COMMON)
+    trainer = DistillationTrainer(model=student, teacher_model=teacher, args=args)
+    inputs = {k: v for k, v in batch.items() if k not in ("labels", "example_id")}
+    with torch.no_grad():
+        s = student.train()(**inputs).logits
+        t = teacher(**inputs).logits
+    assert abs(trainer_loss(trainer, batch) - ((s - t) ** 2).mean().item()) < 1e-6
+    with pytest.raises(ValueError, match="kd_loss"):
+        DistillationConfig(tmp_path, kd_loss="l1", **COMMON)
+
+
 def test_gradient_accumulation_matches_large_batch(tmp_path):
     data, tok, _ = task_data(n_train=64)
     teacher = tiny.tiny_bert(2)

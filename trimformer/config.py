@@ -11,6 +11,7 @@ from typing import Any
 from transformers import TrainingArguments
 
 HIDDEN_LOSSES = ("mse", "cosine")
+KD_LOSSES = ("kl", "mse")
 LOSS_WEIGHTS = ("alpha_task", "alpha_kd", "alpha_hidden", "alpha_attention", "alpha_embedding")
 
 
@@ -21,6 +22,10 @@ class DistillationConfig(TrainingArguments):
         default=0.5, metadata={"help": "Weight of KL(student/T || teacher/T) * T^2 on the logits."}
     )
     temperature: float = field(default=2.0, metadata={"help": "Softmax temperature T for the KD term."})
+    kd_loss: str = field(
+        default="kl",
+        metadata={"help": "KD term: kl (softened distributions, T) or mse (the raw logits, T unused)."},
+    )
     alpha_hidden: float = field(default=0.0, metadata={"help": "Weight of the hidden-state loss."})
     hidden_loss: str = field(default="mse", metadata={"help": "Hidden-state loss: mse or cosine."})
     layer_map: Any = field(
@@ -65,6 +70,8 @@ class DistillationConfig(TrainingArguments):
                 raise ValueError(f"{name} must be >= 0 (got {getattr(self, name)})")
         if self.temperature <= 0:
             raise ValueError(f"temperature must be > 0 (got {self.temperature})")
+        if self.kd_loss not in KD_LOSSES:
+            raise ValueError(f"kd_loss must be one of {', '.join(KD_LOSSES)} (got {self.kd_loss!r})")
         if self.hidden_loss not in HIDDEN_LOSSES:
             raise ValueError(f"hidden_loss must be one of {', '.join(HIDDEN_LOSSES)} (got {self.hidden_loss!r})")
         if self.teacher_cache and (self.alpha_hidden > 0 or self.alpha_attention > 0):

@@ -27,6 +27,7 @@ from trimformer.distill.losses import (
     attention_loss,
     hidden_state_loss,
     kd_loss,
+    logit_mse_loss,
     regression_kd_loss,
     task_loss,
 )
@@ -301,7 +302,10 @@ class DistillationTrainer(Trainer):
                     terms["kd"] = regression_kd_loss(logits, teacher_logits)
                 else:
                     mask = student_inputs.get("attention_mask") if logits.dim() == 3 else None
-                    terms["kd"] = kd_loss(logits, teacher_logits, args.temperature, mask)
+                    if args.kd_loss == "mse":
+                        terms["kd"] = logit_mse_loss(logits, teacher_logits, mask)
+                    else:
+                        terms["kd"] = kd_loss(logits, teacher_logits, args.temperature, mask)
             mask = student_inputs.get("attention_mask")
             if want_hidden:
                 s_states = [outputs.hidden_states[s] for s, _ in self.layer_pairs]

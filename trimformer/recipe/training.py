@@ -62,6 +62,7 @@ BOUNDS: dict[str, tuple[float | None, float | None, bool]] = {
 }
 CHOICES: dict[str, tuple[Any, ...]] = {
     "hidden_loss": ("mse", "cosine"),
+    "kd_loss": ("kl", "mse"),
     "teacher_dtype": (None, "float32", "bfloat16", "float16"),
 }
 RUNNER_OWNED = {
@@ -282,6 +283,7 @@ LOSS_FIELDS = (
     "alpha_task",
     "alpha_kd",
     "temperature",
+    "kd_loss",
     "alpha_hidden",
     "hidden_loss",
     "layer_map",

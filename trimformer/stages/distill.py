@@ -30,6 +30,7 @@ class DistillStage(StageConfig):
     alpha_task: NonNegativeFloat = 0.5
     alpha_kd: NonNegativeFloat = 0.5
     temperature: PositiveFloat = 2.0
+    kd_loss: Literal["kl", "mse"] = Field("kl", description="kl: softened distributions at T; mse: the raw logits")
     alpha_hidden: NonNegativeFloat = 0.0
     hidden_loss: Literal["mse", "cosine"] = "mse"
     layer_map: Literal["uniform", "last-k"] | LayerPairs = "uniform"
@@ -94,6 +95,7 @@ class DistillStage(StageConfig):
             "alpha_task",
             "alpha_kd",
             "temperature",
+            "kd_loss",
             "alpha_hidden",
             "hidden_loss",
             "alpha_attention",
