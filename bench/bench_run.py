@@ -16,7 +16,8 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from trimformer.measure.report_pass import measure_latency, settings_from_report  # noqa: E402
-from trimformer.report_table import control_verdicts, stage_ratios, text_table  # noqa: E402
+from trimformer.report_rows import stage_ratios  # noqa: E402
+from trimformer.report_table import control_verdicts, text_table  # noqa: E402
 
 # The goals for the full demo (held-out split, against its own fine-tuned teacher, CPU, 2 threads).
 FULL_DEMO_GOALS = {

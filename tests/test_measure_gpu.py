@@ -11,7 +11,7 @@ from test_quant_common import trained_tiny_bert
 from trimformer.measure import TimingSettings, measure, time_interleaved
 from trimformer.measure.runtime import BNB_ON_CPU, ORT_ON_CUDA
 from trimformer.measure.stats import paired_ratio
-from trimformer.report_table import stage_ratios
+from trimformer.report_rows import stage_ratios
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
 

@@ -8,7 +8,8 @@ import torch
 from trimformer.measure import TimingSettings, runtime, time_interleaved, timing
 from trimformer.measure.runtime import BNB_ON_CPU, ORT_ON_CUDA, why_not
 from trimformer.measure.stats import paired_ratio
-from trimformer.report_table import markdown_table, render_report_md, stage_ratios, text_table
+from trimformer.report_rows import stage_ratios
+from trimformer.report_table import markdown_table, render_report_md, text_table
 
 
 def _block(ms_by_batch, device_name="cpu"):

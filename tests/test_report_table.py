@@ -3,12 +3,11 @@
 import pytest
 
 from trimformer.report import format_table
+from trimformer.report_rows import latency, stage_ratios
 from trimformer.report_table import (
-    latency,
     markdown_table,
     notes,
     render_report_md,
-    stage_ratios,
     text_table,
 )
 

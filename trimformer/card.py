@@ -22,14 +22,8 @@ if TYPE_CHECKING:  # imported where a card is built: recipe validation imports C
 
 from trimformer.errors import UserInputError
 from trimformer.loading import PACKAGE_PREFIX
-from trimformer.report_table import (
-    FRACTION_METRICS,
-    main_metric,
-    markdown_table,
-    metric_value,
-    stage_ratios,
-    stages_of,
-)
+from trimformer.report_rows import FRACTION_METRICS, main_metric, metric_value, stage_ratios, stages_of
+from trimformer.report_table import markdown_table
 
 TEMPLATE_NAME = "default.md"
 RERUN_COMMAND = "trimformer run recipe.yaml"

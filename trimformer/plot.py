@@ -18,19 +18,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trimformer.report_table import (
+from trimformer.report_rows import (
     DEVICE_LABELS,
     FRACTION_METRICS,
-    accuracy_noise_points,
     batches_of,
     devices_of,
     latency,
     main_metric,
     metric_value,
-    noise_note,
     stages_of,
     teacher_of,
 )
+from trimformer.report_table import accuracy_noise_points, noise_note
 
 PLOT_FILE = "tradeoff.png"
 METRIC_SPAN = 0.05  # fraction metrics: the y axis reaches at least 5 points below the teacher

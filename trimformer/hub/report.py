@@ -17,7 +17,8 @@ import yaml
 
 from trimformer.card import CardError, build_card, scrub_secrets, select_stage
 from trimformer.plot import PLOT_FILE, plot_tradeoffs
-from trimformer.report_table import render_report_md, stages_of
+from trimformer.report_rows import stages_of
+from trimformer.report_table import render_report_md
 
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
