@@ -20,8 +20,16 @@ import yaml
 if TYPE_CHECKING:  # imported where a card is built: recipe validation imports CardError from here
     from huggingface_hub import EvalResult, ModelCard
 
+from trimformer.card_loading import (
+    adapter_base,
+    artefact_kind,
+    artefact_note,
+    is_adapter,
+    is_hub_id,
+    load_note,
+    load_snippet,
+)
 from trimformer.errors import UserInputError
-from trimformer.loading import PACKAGE_PREFIX
 from trimformer.report_rows import FRACTION_METRICS, main_metric, metric_value, stage_ratios, stages_of
 from trimformer.report_table import markdown_table
 
@@ -32,27 +40,13 @@ PIPELINE_TAGS = {
     "token-classification": "token-classification",
     "masked-lm": "fill-mask",
 }
-AUTO_CLASSES = {
-    "sequence-classification": "AutoModelForSequenceClassification",
-    "token-classification": "AutoModelForTokenClassification",
-    "masked-lm": "AutoModelForMaskedLM",
-}
 # Stage type keyword -> Hub tag. Matched as substrings so "prune_heads", "quantize_int8", ... all map.
 STAGE_TAGS = {"distill": "distillation", "prune": "pruning", "quant": "quantization", "lora": "lora"}
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
-_DATA_FILE = re.compile(r"\.(csv|tsv|json|jsonl|parquet|arrow|txt|bz2|gz|xz|zip)$", re.IGNORECASE)
 _SECRET_KEYS = re.compile(r"token|secret|password|api_key", re.IGNORECASE)
 
 
 class CardError(UserInputError):
     """A report that cannot be turned into a card; the message names the field and the fix."""
-
-
-def is_hub_id(ref: Any) -> bool:
-    """True for `bert-base-uncased` / `org/name`; False for local paths and `package:` references."""
-    if not isinstance(ref, str) or ref.startswith((PACKAGE_PREFIX, ".", "/", "~")) or Path(ref).expanduser().exists():
-        return False
-    return bool(_HUB_ID.match(ref)) and not _DATA_FILE.search(ref)
 
 
 def select_stage(report: dict[str, Any], stage: str | None) -> dict[str, Any]:
@@ -78,27 +72,6 @@ def resolve_artefact(model: dict[str, Any], output_dir: str | Path | None) -> Pa
     if output_dir is not None:
         candidates.append(Path(output_dir) / Path(raw or str(model.get("name", ""))).name)
     return next((p for p in candidates if p.is_dir()), None)
-
-
-def artefact_kind(folder: Path | None) -> str:
-    """How to load it: 'trimformer' (config.trimformer set, e.g. LoRA saved with its base), 'adapter' (a bare
-    PEFT folder) or 'transformers'."""
-    if folder is None:
-        return "transformers"
-    if isinstance(_read_json(folder / "config.json").get("trimformer"), dict):
-        return "trimformer"
-    return "adapter" if is_adapter(folder) else "transformers"
-
-
-def is_adapter(folder: Path | None) -> bool:
-    return folder is not None and (folder / "adapter_config.json").is_file()
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
 
 
 def scrub_secrets(value: Any) -> Any:
@@ -227,56 +200,6 @@ def _is_bookkeeping(key: str) -> bool:
     return any(word in key for word in ("runtime", "per_second", "epoch", "steps"))
 
 
-def load_snippet(kind: str, task: str, ref: str, base_ref: str | None = None) -> str:
-    """The exact code to load and run the artefact (`ref` = repo id or local folder)."""
-    auto = AUTO_CLASSES.get(task, "AutoModel")
-    example = {
-        "masked-lm": 'inputs = tokenizer(f"The movie was {tokenizer.mask_token}.", return_tensors="pt")',
-    }.get(task, 'inputs = tokenizer(["A gripping, beautifully shot film."], return_tensors="pt")')
-    run = ["with torch.no_grad():", "    logits = model(**inputs).logits", "print(logits.argmax(-1))"]
-    if kind == "adapter":
-        base = base_ref or "BASE_MODEL_PATH  # the base model this adapter was trained on"
-        head = [
-            "import torch",
-            "from peft import PeftModel",
-            f"from transformers import {auto}, AutoTokenizer",
-            "",
-            f'base = {auto}.from_pretrained("{base}")' if base_ref else f"base = {auto}.from_pretrained({base})",
-            f'model = PeftModel.from_pretrained(base, "{ref}").eval()',
-            f'tokenizer = AutoTokenizer.from_pretrained("{ref}")',
-        ]
-    elif kind == "trimformer":
-        hub = is_hub_id(ref)
-        head = [
-            "import torch",
-            *(["from huggingface_hub import snapshot_download"] if hub else []),
-            "from transformers import AutoTokenizer",
-            "from trimformer.loading import load_model",
-            "",
-            f'path = snapshot_download("{ref}")' if hub else f'path = "{ref}"',
-            "model = load_model(path).eval()",
-            "tokenizer = AutoTokenizer.from_pretrained(path)",
-        ]
-    else:
-        head = [
-            "import torch",
-            f"from transformers import {auto}, AutoTokenizer",
-            "",
-            f'model = {auto}.from_pretrained("{ref}").eval()',
-            f'tokenizer = AutoTokenizer.from_pretrained("{ref}")',
-        ]
-    return "\n".join(head + [example] + run)
-
-
-def _adapter_base(folder: Path | None, teacher_ref: Any) -> str | None:
-    """Hub id of the model an adapter applies to (adapter_config first, then the teacher)."""
-    config = _read_json(folder / "adapter_config.json") if folder else {}
-    for ref in (config.get("base_model_name_or_path"), teacher_ref):
-        if is_hub_id(ref):
-            return ref
-    return None
-
-
 def _eval_md(report: dict[str, Any], model: dict[str, Any]) -> str:
     recipe = report.get("recipe") or {}
     _, pretty, _, split = _dataset(recipe)
@@ -403,7 +326,7 @@ def build_card(
     types = [str(s.get("type", "")) for s in recipe_stages] or [str(model.get("stage_type") or "")]
     teacher_ref = (recipe.get("teacher") or {}).get("model")
     root = root_ref(report, model)
-    base = _adapter_base(folder, root) if adapter else (root if is_hub_id(root) else None)
+    base = adapter_base(folder, root) if adapter else (root if is_hub_id(root) else None)
     pipeline_tag = PIPELINE_TAGS.get(task, "feature-extraction")
     hub = recipe.get("hub") or {}
     name = (repo_id or "").split("/")[-1] or f"{recipe.get('name', 'trimformer')}-{model.get('name')}"
@@ -435,11 +358,11 @@ def build_card(
         loss_md=loss_table((model.get("info") or {}).get("train_loss_history")),
         stages=stages,
         stage_name=f"{model.get('stage_type')} (the teacher)" if model.get("role") == "teacher" else model.get("name"),
-        artefact_note=_artefact_note(kind, adapter),
+        artefact_note=artefact_note(kind, adapter),
         table_md=markdown_table(report),
         main_metric=main_metric(report),
         plot_file=plot_file,
-        load_note=_load_note(kind),
+        load_note=load_note(kind),
         load_code=load_snippet(kind, task, ref, base),
         eval_md=_eval_md(report, model),
         limitations=_limitations(kind, adapter, types, model)[: 1 if model.get("role") == "teacher" else None],
@@ -447,20 +370,6 @@ def build_card(
         rerun_command=RERUN_COMMAND,
         recipe_file=recipe_file,
     )
-
-
-def _artefact_note(kind: str, adapter: bool) -> str | None:
-    if adapter and kind == "trimformer":
-        return "a PEFT adapter saved together with its base weights"
-    return {"adapter": "a PEFT adapter", "trimformer": "needs trimformer's loader"}.get(kind)
-
-
-def _load_note(kind: str) -> str:
-    return {
-        "trimformer": "Needs `pip install trimformer`: the config's `trimformer` entry tells its loader how to "
-        "rebuild the changed layers.",
-        "adapter": "Needs `pip install peft`; the adapter is applied on top of its base model.",
-    }.get(kind, "Plain transformers, no trimformer needed.")
 
 
 def _summary(report: dict[str, Any], model: dict[str, Any], task: str, types: list[str]) -> str:
