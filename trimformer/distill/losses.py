@@ -10,6 +10,19 @@ import torch
 import torch.nn.functional as F
 
 
+def _items(
+    student_logits: torch.Tensor, teacher_logits: torch.Tensor, mask: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both logits as fp32 [items, classes], only the items `mask` keeps (real tokens of a token task)."""
+    num_classes = student_logits.size(-1)
+    s = student_logits.reshape(-1, num_classes).float()
+    t = teacher_logits.reshape(-1, num_classes).float()
+    if mask is not None:
+        keep = mask.reshape(-1).bool()
+        s, t = s[keep], t[keep]
+    return s, t
+
+
 def kd_loss(
     student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float, mask: torch.Tensor | None = None
 ) -> torch.Tensor:
@@ -18,12 +31,7 @@ def kd_loss(
     `mask` (bool, same leading shape as the logits without the class dim) picks which items count,
     e.g. real tokens for token classification / MLM.
     """
-    num_classes = student_logits.size(-1)
-    s = student_logits.reshape(-1, num_classes).float()
-    t = teacher_logits.reshape(-1, num_classes).float()
-    if mask is not None:
-        keep = mask.reshape(-1).bool()
-        s, t = s[keep], t[keep]
+    s, t = _items(student_logits, teacher_logits, mask)
     if s.numel() == 0:
         return student_logits.sum() * 0.0
     log_p_s = F.log_softmax(s / temperature, dim=-1)
@@ -38,12 +46,7 @@ def logit_mse_loss(
     """MSE between raw logits, averaged over items: keeps the teacher's margins that a softmax squashes (Tang et
     al. 2019 distil BERT this way; Kim et al. 2021 find it beats KL). Logits are compared as they are, so
     teacher and student heads must order the labels alike (the trainer checks)."""
-    num_classes = student_logits.size(-1)
-    s = student_logits.reshape(-1, num_classes).float()
-    t = teacher_logits.reshape(-1, num_classes).float()
-    if mask is not None:
-        keep = mask.reshape(-1).bool()
-        s, t = s[keep], t[keep]
+    s, t = _items(student_logits, teacher_logits, mask)
     if s.numel() == 0:
         return student_logits.sum() * 0.0
     return F.mse_loss(s, t)

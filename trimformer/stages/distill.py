@@ -91,19 +91,10 @@ class DistillStage(StageConfig):
         return self
 
     def loss_settings(self) -> dict[str, Any]:
-        fields = (
-            "alpha_task",
-            "alpha_kd",
-            "temperature",
-            "kd_loss",
-            "alpha_hidden",
-            "hidden_loss",
-            "alpha_attention",
-            "alpha_embedding",
-        )
-        out = {f: getattr(self, f) for f in fields}
+        from trimformer.recipe.training import LOSS_FIELDS
+
+        out = {f: getattr(self, f) for f in LOSS_FIELDS}
         out["layer_map"] = self.layer_map if isinstance(self.layer_map, str) else [list(p) for p in self.layer_map]
-        out["teacher_cache"] = self.teacher_cache
         return out
 
 
