@@ -16,6 +16,10 @@ import time
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+# isort: off
+import trimformer  # noqa: E402,F401 (first: it filters known-harmless library log lines, trimformer/_quiet.py)
+
+# isort: on
 import torch  # noqa: E402
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, TrainerCallback  # noqa: E402
 

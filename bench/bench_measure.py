@@ -18,6 +18,10 @@ import sys
 import time
 import warnings
 
+# isort: off
+import trimformer  # noqa: F401 (first: it filters known-harmless library log lines, trimformer/_quiet.py)
+
+# isort: on
 import torch
 
 warnings.filterwarnings("ignore")

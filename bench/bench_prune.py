@@ -19,6 +19,11 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import pandas as pd  # noqa: E402
+
+# isort: off
+import trimformer  # noqa: E402,F401 (first: it filters known-harmless library log lines, trimformer/_quiet.py)
+
+# isort: on
 import torch  # noqa: E402
 from transformers import AutoTokenizer, BertForSequenceClassification  # noqa: E402
 

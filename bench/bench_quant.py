@@ -19,6 +19,11 @@ import warnings
 from pathlib import Path
 
 import pandas as pd
+
+# isort: off
+import trimformer  # noqa: F401 (first: it filters known-harmless library log lines, trimformer/_quiet.py)
+
+# isort: on
 import torch
 
 warnings.filterwarnings("ignore")

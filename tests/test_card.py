@@ -170,9 +170,9 @@ def test_a_stage_made_from_the_recipe_s_student_says_so(tmp_path):
     report["recipe"]["student"] = {"init": "pretrained", "model": "./runs/demo/distill"}
     report["models"][1]["input"] = "student"
     first = build_card(report, "prune_heads", None, output_dir=tmp_path)
-    assert (
-        "Made from: `./runs/demo/distill` (the recipe's student.model). Teacher: `prajjwal1/bert-tiny`." in first.text
-    )
+    made = "Made from: `./runs/demo/distill` (the recipe's student.model). Teacher: `prajjwal1/bert-tiny`, fine-tuned"
+    assert made in first.text
+    assert f"by this run's finetune stage (`{tmp_path / 'finetune'}`)" in first.text  # the model it learnt from
     assert first.data.base_model is None  # a local student: no Hub lineage to claim
     last = build_card(report, "quantize", None, output_dir=tmp_path).text
     assert "Made from: stage `prune_heads` of this run" in last

@@ -97,6 +97,7 @@ RECIPE_CASES: dict[str, list[str]] = {
     "attention_head_mismatch": ["stages[0].alpha_attention", "equal head counts", "set alpha_attention to 0"],
     "teacher_cache_with_hidden": ["stages[0].teacher_cache", "set alpha_hidden and alpha_attention to 0"],
     "teacher_cache_masked_lm": ["stages[0].teacher_cache", "new mask every step", "set teacher_cache: false"],
+    "teacher_cache_embedding_token_task": ["stages[0].alpha_embedding", "one per sentence", "teacher_cache: false"],
     "augment_zero_variants": ["stages[0].augment.n_variants: input should be greater than or equal to 1"],
     "lora_loss_unknown_field": ["stages[0].loss.alpha_kdd: unknown loss field", "did you mean 'alpha_kd'?"],
     "lora_loss_negative": ["stages[0].loss.alpha_kd: must be >= 0"],

@@ -109,6 +109,16 @@ def made_from(report: dict[str, Any], model: dict[str, Any]) -> str:
     return f"{cut} of `{student.get('model') or teacher_path}`"
 
 
+def teacher_line(report: dict[str, Any], teacher_ref: Any) -> str:
+    """The model the student learnt from: the recipe's teacher, or the run's fine-tuned copy of it."""
+    if not teacher_ref:
+        return "not recorded"
+    entry = next((m for m in report.get("models") or [] if m.get("role") == "teacher"), {})
+    if entry.get("stage_type") == "finetune" and entry.get("path"):
+        return f"`{teacher_ref}`, fine-tuned by this run's finetune stage (`{entry['path']}`)"
+    return f"`{teacher_ref}`"
+
+
 def root_ref(report: dict[str, Any], model: dict[str, Any]) -> Any:
     """The model reference at the start of this entry's chain (a Hub id when it came from the Hub)."""
     recipe = report.get("recipe") or {}
@@ -353,7 +363,7 @@ def build_card(
         model_id=repo_id or name,
         summary=_summary(report, model, task, types),
         made_from=made_from(report, model),
-        teacher_ref=f"`{teacher_ref}`" if teacher_ref else "not recorded",
+        teacher_ref=teacher_line(report, teacher_ref),
         is_teacher=model.get("role") == "teacher",
         loss_md=loss_table((model.get("info") or {}).get("train_loss_history")),
         stages=stages,

@@ -42,6 +42,12 @@ def check_teacher_cache(recipe: Any, stages: list[Any]) -> None:
                 f"stages[{index}].teacher_cache: masked-lm draws a new mask every step, so cached teacher logits "
                 "would be for another mask than the student sees; set teacher_cache: false"
             )
+        if getattr(stage, "teacher_cache", False) and getattr(stage, "alpha_embedding", 0) > 0:
+            if recipe.task != "sequence-classification":
+                raise UserInputError(
+                    f"stages[{index}].alpha_embedding: cached embeddings are one per sentence, {recipe.task} "
+                    "compares tokens; set teacher_cache: false or alpha_embedding: 0"
+                )
 
 
 def check_output_dir(output_dir: str) -> None:
