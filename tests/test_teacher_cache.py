@@ -66,3 +66,6 @@ def test_masked_lm_and_left_padded_tokens_are_refused():
     with pytest.raises(UserInputError, match="right padding"):
         check_cacheable("token-classification", "left")
     check_cacheable("sequence-classification", "left")  # one row per example: padding does not matter
+    with pytest.raises(UserInputError, match="cached embeddings are per sentence"):
+        check_cacheable("token-classification", embedding=True)
+    check_cacheable("sequence-classification", embedding=True)

@@ -26,7 +26,6 @@ from trimformer.distill.teacher_cache import (
     longest_first,
     model_fingerprint,
 )
-from trimformer.errors import UserInputError
 
 
 def fill_teacher_cache(trainer: Any) -> TeacherLogitCache:
@@ -36,15 +35,10 @@ def fill_teacher_cache(trainer: Any) -> TeacherLogitCache:
     if "example_id" not in dataset.column_names:
         raise ValueError("teacher_cache needs an 'example_id' column in train_dataset (trimformer.load_data adds it)")
     task = trainer._task_name()
-    check_cacheable(task, getattr(trainer.processing_class, "padding_side", "right"))
+    embedding = trainer.args.alpha_embedding > 0
+    check_cacheable(task, getattr(trainer.processing_class, "padding_side", "right"), embedding)
     teacher = trainer.accelerator.unwrap_model(trainer.teacher)
     num_labels = int(getattr(teacher.config, "num_labels", 1) or 1)
-    embedding = trainer.args.alpha_embedding > 0
-    if embedding and task not in (None, "sequence-classification"):
-        raise UserInputError(
-            f"teacher_cache with alpha_embedding: cached embeddings are per sentence, {task} needs them per token; "
-            "set teacher_cache false"
-        )
     # With alpha_embedding a row is the logits followed by the teacher's sentence embedding.
     width = num_labels + (int(teacher.config.hidden_size) if embedding else 0)
     shape = example_shape(task, width, dataset)

@@ -99,8 +99,9 @@ def known_rows(folder: Path, family: str, shape: tuple[int, ...]) -> dict[int, t
     return known
 
 
-def check_cacheable(task: str | None, padding_side: str | None = "right") -> None:
-    """Refuse, in one line, the tasks whose teacher outputs cannot be computed once and looked up later."""
+def check_cacheable(task: str | None, padding_side: str | None = "right", embedding: bool = False) -> None:
+    """Refuse, in one line, the tasks whose teacher outputs cannot be computed once and looked up later
+    (`embedding`: the rows also hold the teacher's sentence embedding, see alpha_embedding)."""
     if task == "masked-lm":
         raise UserInputError(
             "teacher_cache: masked-lm draws a new mask every step, so cached teacher logits would be for another "
@@ -110,6 +111,11 @@ def check_cacheable(task: str | None, padding_side: str | None = "right") -> Non
         raise UserInputError(
             "teacher_cache: token-classification logits are looked up by position, which needs right padding; "
             "set teacher_cache: false or a tokenizer with padding_side right"
+        )
+    if embedding and task not in (None, "sequence-classification"):
+        raise UserInputError(
+            f"teacher_cache with alpha_embedding: cached embeddings are per sentence, {task} needs them per token; "
+            "set teacher_cache false"
         )
 
 
