@@ -20,6 +20,7 @@ import yaml
 if TYPE_CHECKING:  # imported where a card is built: recipe validation imports CardError from here
     from huggingface_hub import EvalResult, ModelCard
 
+from trimformer.card_lineage import made_from, root_ref, teacher_line
 from trimformer.card_loading import (
     adapter_base,
     artefact_kind,
@@ -81,59 +82,6 @@ def scrub_secrets(value: Any) -> Any:
     if isinstance(value, list):
         return [scrub_secrets(v) for v in value]
     return value
-
-
-def _entry(report: dict[str, Any], name: Any) -> dict[str, Any] | None:
-    return next((m for m in report.get("models") or [] if m.get("name") == name), None)
-
-
-def made_from(report: dict[str, Any], model: dict[str, Any]) -> str:
-    """What this model was made from, in words: the report's `input` of each entry, not the recipe's teacher
-    (a quantize stage after distill was made from the distilled student)."""
-    recipe = report.get("recipe") or {}
-    teacher = (recipe.get("teacher") or {}).get("model")
-    student = recipe.get("student") or {}
-    if model.get("role") == "teacher":
-        return f"`{teacher}` (the recipe's teacher.model)" if teacher else "the recipe's teacher"
-    source = model.get("input")
-    if source == "student":
-        return f"`{student.get('model')}` (the recipe's student.model)"
-    entry = _entry(report, source) if source else None
-    if entry is not None and entry.get("role") not in ("teacher", "input"):
-        return f"stage `{source}` of this run (`{entry.get('path')}`)"
-    teacher_path = (entry or {}).get("path") or teacher
-    if student.get("init") == "random":
-        return f"a randomly initialised student shaped like the teacher `{teacher_path}`"
-    layers = student.get("layers")
-    cut = f"layers {layers}" if layers else f"{student.get('num_layers', 'some')} layers"
-    return f"{cut} of `{student.get('model') or teacher_path}`"
-
-
-def teacher_line(report: dict[str, Any], teacher_ref: Any) -> str:
-    """The model the student learnt from: the recipe's teacher, or the run's fine-tuned copy of it."""
-    if not teacher_ref:
-        return "not recorded"
-    entry = next((m for m in report.get("models") or [] if m.get("role") == "teacher"), {})
-    if entry.get("stage_type") == "finetune" and entry.get("path"):
-        return f"`{teacher_ref}`, fine-tuned by this run's finetune stage (`{entry['path']}`)"
-    return f"`{teacher_ref}`"
-
-
-def root_ref(report: dict[str, Any], model: dict[str, Any]) -> Any:
-    """The model reference at the start of this entry's chain (a Hub id when it came from the Hub)."""
-    recipe = report.get("recipe") or {}
-    teacher, student = (recipe.get("teacher") or {}).get("model"), recipe.get("student") or {}
-    seen: set[Any] = set()
-    while model.get("role") not in ("teacher", "input") and model.get("name") not in seen:
-        seen.add(model.get("name"))
-        source = model.get("input")
-        if source == "student":
-            return student.get("model")
-        entry = _entry(report, source) if source else None
-        if entry is None or entry.get("role") == "teacher":
-            return student.get("model") if student.get("init") == "layers" and student.get("model") else teacher
-        model = entry
-    return student.get("model") if model.get("role") == "input" else teacher
 
 
 def _stage_tags(types: list[str]) -> list[str]:
