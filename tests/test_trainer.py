@@ -31,6 +31,18 @@ def trainer_loss(trainer, batch):
         return trainer.compute_loss(trainer.model, batch).item()
 
 
+def cached_distiller(args, teacher, dataset, collator, tok) -> DistillationTrainer:
+    """A one-layer tiny student learning from `teacher`, set up as the teacher-cache tests need."""
+    return DistillationTrainer(
+        model=tiny.tiny_bert(1),
+        teacher_model=teacher,
+        args=args,
+        train_dataset=dataset,
+        data_collator=collator,
+        processing_class=tok,
+    )
+
+
 def test_task_only_loss_equals_plain_trainer(tmp_path):
     data, tok, _ = task_data()
     batch = data.collator([data.train[i] for i in range(8)])
@@ -155,14 +167,7 @@ def test_teacher_cache_is_aligned_by_example(tmp_path):
         train_sampling_strategy="group_by_length",
         **COMMON,
     )
-    trainer = DistillationTrainer(
-        model=tiny.tiny_bert(1),
-        teacher_model=teacher,
-        args=args,
-        train_dataset=data.train,
-        data_collator=data.collator,
-        processing_class=tok,
-    )
+    trainer = cached_distiller(args, teacher, data.train, data.collator, tok)
     trainer.train()
     files = list((tmp_path / ".teacher_cache").glob("logits-*.safetensors"))
     assert len(files) == 1
@@ -173,14 +178,7 @@ def test_teacher_cache_is_aligned_by_example(tmp_path):
     # Different teacher weights -> a different cache file, never stale logits.
     changed = tiny.tiny_bert(3)
     args2 = DistillationConfig(tmp_path, teacher_cache=True, max_steps=1, **COMMON)
-    DistillationTrainer(
-        model=tiny.tiny_bert(1),
-        teacher_model=changed,
-        args=args2,
-        train_dataset=data.train,
-        data_collator=data.collator,
-        processing_class=tok,
-    ).train()
+    cached_distiller(args2, changed, data.train, data.collator, tok).train()
     assert len(list((tmp_path / ".teacher_cache").glob("logits-*.safetensors"))) == 2
 
 
@@ -201,14 +199,7 @@ def test_teacher_cache_labels_only_text_no_earlier_file_holds(tmp_path):
 
     def build(dataset):
         args = DistillationConfig(tmp_path, teacher_cache=True, max_steps=1, **COMMON)
-        trainer = DistillationTrainer(
-            model=tiny.tiny_bert(1),
-            teacher_model=Counting(),
-            args=args,
-            train_dataset=dataset,
-            data_collator=data.collator,
-            processing_class=tok,
-        )
+        trainer = cached_distiller(args, Counting(), dataset, data.collator, tok)
         return trainer._build_cache()
 
     first = data.train.select(range(40))
@@ -251,14 +242,7 @@ def test_embedding_matching_cached_equals_live_and_pulls_student_to_teacher(tmp_
             **COMMON,
         )
         torch.manual_seed(0)  # the same projection in every trainer
-        return DistillationTrainer(
-            model=tiny.tiny_bert(1),
-            teacher_model=teacher,
-            args=args,
-            train_dataset=data.train,
-            data_collator=data.collator,
-            processing_class=tok,
-        )
+        return cached_distiller(args, teacher, data.train, data.collator, tok)
 
     live, cached = trainer(False, "live"), trainer(True, "cached")
     cached._cache = cached._build_cache()
