@@ -1,5 +1,6 @@
-"""`trimformer eval`: every row by default, --limit samples, --held-out reproduces a run's split, every task the
-recipes support, and a missing local file is "file not found" (exit 2), never a Hub lookup."""
+"""`trimformer eval`: every row by default, --limit samples, --held-out reproduces a run's split (--training-share
+the rest), --against counts rows two models predict alike, every task the recipes support, and a missing local
+file is "file not found" (exit 2), never a Hub lookup."""
 
 import json
 import random
@@ -8,7 +9,7 @@ import pandas as pd
 import pytest
 import tiny
 import torch
-from transformers import BertForMaskedLM, BertForTokenClassification
+from transformers import BertForMaskedLM, BertForSequenceClassification, BertForTokenClassification, BertTokenizerFast
 
 from trimformer.cli import main
 
@@ -128,3 +129,62 @@ def test_recipe_gives_every_data_setting_and_held_out_matches_its_run(classifier
     assert main(["eval", model, "--recipe", str(recipe)]) == 0  # every row the filter and dedupe keep
     assert json.loads(capsys.readouterr().out)["examples"] == frame["review"].nunique()
     assert main(["eval", model]) == 2 and "--data FILE" in capsys.readouterr().err
+
+
+def _logits(folder, texts) -> tuple[torch.Tensor, dict]:
+    model = BertForSequenceClassification.from_pretrained(folder).eval()
+    tokenizer = BertTokenizerFast.from_pretrained(folder)
+    with torch.no_grad():
+        batch = tokenizer(texts, padding=True, truncation=True, max_length=16, return_tensors="pt")
+        return model(**batch).logits, model.config.id2label
+
+
+def _predicted(folder, texts) -> list[str]:
+    logits, id2label = _logits(folder, texts)
+    return [id2label[int(i)] for i in logits.argmax(-1)]
+
+
+def test_against_a_teacher_with_its_own_tokenizer_counts_rows_predicted_alike(classifier, tmp_path, capsys):
+    model, data = classifier
+    labels = {"id2label": {0: "neg", 1: "pos"}, "label2id": {"neg": 0, "pos": 1}}
+    teacher = tiny.tiny_bert(3, layers=1, hidden=32, **labels)
+    teacher.save_pretrained(tmp_path / "teacher")
+    tiny.make_tokenizer(reverse=True).save_pretrained(tmp_path / "teacher")  # other ids for the same words
+    rows = pd.read_csv(data)
+    texts = rows["text"].tolist()
+    # A random tiny model predicts one class for nearly every row: centre the teacher's margin so it splits.
+    logits = _logits(tmp_path / "teacher", texts)[0]
+    with torch.no_grad():
+        teacher.classifier.bias[1] -= (logits[:, 1] - logits[:, 0]).median()
+    teacher.save_pretrained(tmp_path / "teacher")
+    mine, theirs = _predicted(model, texts), _predicted(tmp_path / "teacher", texts)
+    expected = sum(a == b for a, b in zip(mine, theirs)) / len(texts)
+    assert 0 < expected < 1  # the two models disagree on some rows, so the count is tested
+    result = _eval(capsys, model, "--data", str(data), "--against", str(tmp_path / "teacher"))
+    assert result["agreement"] == pytest.approx(expected)
+    assert result["against"]["examples"] == 50
+    assert result["against"]["accuracy"] == pytest.approx(sum(p == r for p, r in zip(theirs, rows["label"])) / 50)
+    assert _eval(capsys, model, "--data", str(data), "--against", model)["agreement"] == 1.0
+
+
+def test_training_share_and_held_out_split_the_rows(classifier, capsys):
+    model, data = classifier
+    held = _eval(capsys, model, "--data", str(data), "--held-out")["examples"]
+    trained = _eval(capsys, model, "--data", str(data), "--training-share")["examples"]
+    assert (held, trained) == (5, 45)
+    with pytest.raises(SystemExit) as refused:
+        main(["eval", model, "--data", str(data), "--held-out", "--training-share"])
+    assert refused.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
+
+
+def test_against_refuses_other_class_names_and_token_tasks(classifier, tmp_path, capsys):
+    model, data = classifier
+    other = tiny.tiny_bert(0, layers=1, hidden=32, id2label={0: "bad", 1: "good"}, label2id={"bad": 0, "good": 1})
+    _save(other, tmp_path / "other")
+    capsys.readouterr()  # saving prints a progress bar
+    assert main(["eval", model, "--data", str(data), "--against", str(tmp_path / "other")]) == 2
+    err = capsys.readouterr().err
+    assert "--against: the two models name their classes differently" in err and len(err.strip().splitlines()) == 1
+    argv = ["--data", str(data), "--task", "token-classification", "--against", model]
+    assert main(["eval", model, *argv]) == 2
+    assert "--against: agreement compares one class per row" in capsys.readouterr().err

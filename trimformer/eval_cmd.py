@@ -5,10 +5,15 @@
     trimformer eval runs/ner/distill --data ner.jsonl --task token-classification --text-column tokens \
         --label-column tags
     trimformer eval runs/demo/distill --recipe demo --held-out   # the recipe's data settings: its report's rows
+    trimformer eval runs/full-demo/distill --recipe full-demo --held-out --against runs/full-demo/finetune
 
 Every row by default (`--limit N`: a seeded sample of N rows; `--held-out`: the fixed-seed share a run with
-the same data settings held out, to reproduce its report). Labels are matched to the model's classes by name
-(`config.id2label`). Installed into the main parser by `trimformer.cli`; imports nothing heavy until it runs.
+the same data settings held out, to reproduce its report; `--training-share`: the rest, the rows it trained on).
+`--against TEACHER` scores a second model (its own tokenizer) on the same rows and prints how often the two
+predict the same class: a student that agrees with its teacher far more on the rows it trained on than on
+held-out rows is short of varied training text, not of training steps. Labels are matched to the model's
+classes by name (`config.id2label`). Installed into the main parser by `trimformer.cli`; imports nothing heavy
+until it runs.
 """
 
 from __future__ import annotations
@@ -35,11 +40,24 @@ def add_eval_command(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--split", default="train", help="Split to read (Hub datasets; default: train)")
     p.add_argument("--task", default="sequence-classification", choices=TASKS)
     p.add_argument("--limit", type=int, default=None, metavar="N", help="Score a seeded sample of N rows")
-    p.add_argument(
+    share = p.add_mutually_exclusive_group()
+    share.add_argument(
         "--held-out",
         action="store_true",
         help="Score only the share a recipe run with these data settings holds out (its report's rows; without "
         "--recipe: the fixed-seed 10%%)",
+    )
+    share.add_argument(
+        "--training-share",
+        action="store_true",
+        help="Score only the rows such a run trains on (everything --held-out leaves out)",
+    )
+    p.add_argument(
+        "--against",
+        default=None,
+        metavar="MODEL",
+        help="A second model (e.g. the teacher) scored on the same rows with its own tokenizer; prints how often "
+        "the two predict the same class (sequence-classification)",
     )
     p.add_argument("--seed", type=int, default=42, help="Seed of --limit and --held-out (a recipe's seed)")
     p.add_argument(
@@ -72,17 +90,34 @@ def run_eval(args: argparse.Namespace) -> int:
     # Both checked before anything loads: a missing local path is "not found", never a Hub lookup.
     resolve_local("--data", recipe.data.path if recipe else args.data, "file")
     resolve_local("model", args.model, "folder")
+    if args.against is not None:
+        resolve_local("--against", args.against, "folder")
+        if args.task != "sequence-classification":
+            raise UserInputError(
+                f"--against: agreement compares one class per row (sequence-classification); this is {args.task}"
+            )
+        from transformers import AutoConfig
+
+        from trimformer.loading import resolve_path
+
+        configs = [AutoConfig.from_pretrained(resolve_path(m)) for m in (args.model, args.against)]
+        names = [set(c.id2label.values()) for c in configs]
+        if names[0] != names[1]:
+            raise UserInputError(
+                f"--against: the two models name their classes differently ({sorted(names[0])} vs "
+                f"{sorted(names[1])}); agreement needs the same label names in both configs' id2label"
+            )
     from transformers import AutoTokenizer
 
     from trimformer import data as data_mod
     from trimformer.loading import load_model, resolve_path
-    from trimformer.measure import evaluate_model
+    from trimformer.measure import metrics_of, model_outputs
 
     if recipe is not None:
         from trimformer.runner import data_settings
 
         settings = data_settings(recipe)
-        if not args.held_out:  # every row the recipe's filter and dedupe keep, not its training cap
+        if not (args.held_out or args.training_share):  # every row the filter and dedupe keep, not a training cap
             settings = dataclasses.replace(settings, max_train_samples=None, max_eval_samples=None)
     else:
         settings = data_mod.DataSettings(
@@ -96,18 +131,29 @@ def run_eval(args: argparse.Namespace) -> int:
             dedupe=args.dedupe,
         )
     raw = data_mod.load_raw(settings, seed=args.seed)
-    rows = raw["validation"]
-    if not args.held_out:
+    if args.held_out or args.training_share:
+        rows = raw["validation"] if args.held_out else raw["train"]
+    else:
         rows = data_mod.datasets.concatenate_datasets([raw["train"], raw["validation"]])
     if args.limit is not None and args.limit < len(rows):
         rows = rows.shuffle(seed=args.seed).select(range(args.limit))
-    path = resolve_path(args.model)
-    model = load_model(path)
-    task = _task(args.task, model.config)
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    dataset = data_mod.tokenize(rows, task, settings, tokenizer)
-    metrics = evaluate_model(model, dataset, data_mod.DistillationCollator(tokenizer, task), task)
-    print(json.dumps({"model": args.model, "examples": len(dataset), **metrics}, indent=2))
+
+    def score(name: str) -> tuple[dict, list[str] | None]:
+        path = resolve_path(name)
+        model = load_model(path)
+        task = _task(args.task, model.config)
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        dataset = data_mod.tokenize(rows, task, settings, tokenizer)
+        outputs = model_outputs(model, dataset, data_mod.DistillationCollator(tokenizer, task), task)
+        classes = [task.label_names[i] for i in outputs.logits.argmax(-1)] if args.against else None
+        return {"model": name, "examples": len(dataset), **metrics_of(outputs, task)}, classes
+
+    result, classes = score(args.model)
+    if args.against is not None:
+        other, other_classes = score(args.against)
+        result["against"] = other
+        result["agreement"] = sum(a == b for a, b in zip(classes, other_classes)) / max(1, len(classes))
+    print(json.dumps(result, indent=2))
     return 0
 
 

@@ -17,6 +17,8 @@ _EXPORTS = {
     "bench": "report_pass",
     "count_parameters": "weights",
     "evaluate_model": "evaluate",
+    "metrics_of": "evaluate",
+    "model_outputs": "evaluate",
     "logits_of": "evaluate",
     "measure": "quality",
     "measure_latency": "report_pass",
