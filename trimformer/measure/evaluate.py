@@ -110,15 +110,7 @@ def metrics_of(outputs: Outputs, task: TaskSpec) -> dict[str, float]:
 
 
 def evaluate_model(
-    model: Any,
-    dataset: Any,
-    collator: Any,
-    task: TaskSpec,
-    batch_size: int = 64,
-    *,
-    device: str | torch.device | None = None,
-    max_length: int | None = None,
-) -> dict[str, float]:
-    """Metrics on every example of `dataset` (see `model_outputs` for where it runs)."""
-    outputs = model_outputs(model, dataset, collator, task, batch_size, device=device, max_length=max_length)
-    return metrics_of(outputs, task)
+    model: Any, dataset: Any, collator: Any, task: TaskSpec, batch_size: int = 64, **where: Any
+) -> dict:
+    """Metrics on every example of `dataset`; `where` (device=, max_length=) as in `model_outputs`."""
+    return metrics_of(model_outputs(model, dataset, collator, task, batch_size, **where), task)
