@@ -59,7 +59,9 @@ def add_eval_command(subparsers: Any) -> argparse.ArgumentParser:
         help="A second model (e.g. the teacher) scored on the same rows with its own tokenizer; prints how often "
         "the two predict the same class (sequence-classification)",
     )
-    p.add_argument("--seed", type=int, default=42, help="Seed of --limit and --held-out (a recipe's seed)")
+    p.add_argument(
+        "--seed", type=int, default=42, help="Seed of --limit and --held-out (with --recipe: the recipe's own)"
+    )
     p.add_argument(
         "--dedupe",
         action="store_true",
