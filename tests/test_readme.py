@@ -1,9 +1,10 @@
 """The README's code blocks run as written, so the docs cannot drift from the code.
 
-In a scratch folder that stands in for a repository after `make demo` (tiny random models at runs/demo/finetune
-and runs/demo/distill, a tiny reviews.csv), every ```python block is executed unchanged, in order, in one
-namespace, and every command of the ```bash block is run through `trimformer.cli.main`, except the ones listed
-in SKIPPED with the reason. The ```yaml recipe is saved as my.yaml, the name the text gives it.
+In a scratch folder that stands in for a repository after `make demo` and `make full-demo` (tiny random models
+at runs/demo/finetune and runs/demo/distill and the same under runs/full-demo, a tiny reviews.csv), every
+```python block is executed unchanged, in order, in one namespace, and every command of the ```bash blocks is
+run through `trimformer.cli.main`, except the ones listed in SKIPPED with the reason. The ```yaml recipe is saved
+as my.yaml, the name the text gives it.
 """
 
 from __future__ import annotations
@@ -38,10 +39,11 @@ def fenced(lang: str) -> list[str]:
 @pytest.fixture(scope="module")
 def after_demo(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("fresh-clone")
-    for stage, layers in (("finetune", 6), ("distill", 3)):
-        folder = root / "runs" / "demo" / stage
-        tiny.tiny_bert(0, layers=layers, hidden=32, **LABELS).save_pretrained(folder)
-        tiny.make_tokenizer().save_pretrained(folder)
+    for run in ("demo", "full-demo"):  # the full demo's eval commands read the recipe's own data
+        for stage, layers in (("finetune", 6), ("distill", 3)):
+            folder = root / "runs" / run / stage
+            tiny.tiny_bert(0, layers=layers, hidden=32, **LABELS).save_pretrained(folder)
+            tiny.make_tokenizer().save_pretrained(folder)
     rows = [
         {"category": {"neg": "rotten", "pos": "fresh"}[r["label"]], "text": r["text"]} for r in tiny.sentiment_rows(60)
     ]
