@@ -185,6 +185,11 @@ def test_against_refuses_other_class_names_and_token_tasks(classifier, tmp_path,
     assert main(["eval", model, "--data", str(data), "--against", str(tmp_path / "other")]) == 2
     err = capsys.readouterr().err
     assert "--against: the two models name their classes differently" in err and len(err.strip().splitlines()) == 1
+    regression = tiny.tiny_bert(0, layers=1, hidden=32, num_labels=1, problem_type="regression")
+    _save(regression, tmp_path / "regression")
+    capsys.readouterr()
+    assert main(["eval", model, "--data", str(data), "--against", str(tmp_path / "regression")]) == 2
+    assert "--against: agreement compares predicted classes; a regression model has none" in capsys.readouterr().err
     argv = ["--data", str(data), "--task", "token-classification", "--against", model]
     assert main(["eval", model, *argv]) == 2
     assert "--against: agreement compares one class per row" in capsys.readouterr().err

@@ -10,10 +10,9 @@
 Every row by default (`--limit N`: a seeded sample of N rows; `--held-out`: the fixed-seed share a run with
 the same data settings held out, to reproduce its report; `--training-share`: the rest, the rows it trained on).
 `--against TEACHER` scores a second model (its own tokenizer) on the same rows and prints how often the two
-predict the same class: a student that agrees with its teacher far more on the rows it trained on than on
-held-out rows is short of varied training text, not of training steps. Labels are matched to the model's
-classes by name (`config.id2label`). Installed into the main parser by `trimformer.cli`; imports nothing heavy
-until it runs.
+predict the same class; with `--held-out` and then `--training-share` it shows how far a student follows its
+teacher beyond the text it trained on. Labels are matched to the model's classes by name (`config.id2label`).
+Installed into the main parser by `trimformer.cli`; imports nothing heavy until it runs.
 """
 
 from __future__ import annotations
@@ -92,6 +91,8 @@ def run_eval(args: argparse.Namespace) -> int:
     # Both checked before anything loads: a missing local path is "not found", never a Hub lookup.
     resolve_local("--data", recipe.data.path if recipe else args.data, "file")
     resolve_local("model", args.model, "folder")
+    from trimformer.loading import load_model, resolve_path
+
     if args.against is not None:
         resolve_local("--against", args.against, "folder")
         if args.task != "sequence-classification":
@@ -100,9 +101,9 @@ def run_eval(args: argparse.Namespace) -> int:
             )
         from transformers import AutoConfig
 
-        from trimformer.loading import resolve_path
-
         configs = [AutoConfig.from_pretrained(resolve_path(m)) for m in (args.model, args.against)]
+        if any(getattr(c, "problem_type", None) == "regression" for c in configs):
+            raise UserInputError("--against: agreement compares predicted classes; a regression model has none")
         names = [set(c.id2label.values()) for c in configs]
         if names[0] != names[1]:
             raise UserInputError(
@@ -112,7 +113,6 @@ def run_eval(args: argparse.Namespace) -> int:
     from transformers import AutoTokenizer
 
     from trimformer import data as data_mod
-    from trimformer.loading import load_model, resolve_path
     from trimformer.measure import metrics_of, model_outputs
 
     if recipe is not None:

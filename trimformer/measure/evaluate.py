@@ -111,6 +111,6 @@ def metrics_of(outputs: Outputs, task: TaskSpec) -> dict[str, float]:
 
 def evaluate_model(
     model: Any, dataset: Any, collator: Any, task: TaskSpec, batch_size: int = 64, **where: Any
-) -> dict:
+) -> dict[str, float]:
     """Metrics on every example of `dataset`; `where` (device=, max_length=) as in `model_outputs`."""
     return metrics_of(model_outputs(model, dataset, collator, task, batch_size, **where), task)
