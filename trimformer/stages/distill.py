@@ -164,7 +164,15 @@ def extra_training_text(cfg: DistillStage, state: RunState) -> datasets.Dataset 
         extra = data_mod.read_local(resolve_path(s.unlabeled_path))
         if s.text_column not in extra.column_names:
             raise ValueError(f"data.unlabeled_path: file has no '{s.text_column}' column (data.text_column)")
-        pieces.append({s.text_column: extra[s.text_column]})
+        texts, dropped = without_eval_texts(extra[s.text_column], d.raw_eval[s.text_column])
+        if dropped:
+            print(
+                f"data.unlabeled_path: left out {dropped} of {len(texts) + dropped} texts that are also evaluation "
+                "texts (learning the teacher's answers on them would inflate every held-out number)",
+                flush=True,
+            )
+        if texts:
+            pieces.append({s.text_column: texts})
     if not pieces:
         return None
     merged = {k: sum((p.get(k, []) for p in pieces), []) for k in pieces[0]}
@@ -173,6 +181,19 @@ def extra_training_text(cfg: DistillStage, state: RunState) -> datasets.Dataset 
     return data_mod.tokenize(
         raw, state.task, s, view.tokenizer, view.teacher_tokenizer, labelled=False, id_offset=len(view.train)
     )
+
+
+def without_eval_texts(texts: list[Any], eval_texts: list[Any]) -> tuple[list[Any], int]:
+    """(texts that are not evaluation texts, how many were left out). Compared after stripping outer
+    whitespace (token lists, for token tasks, as tuples): an unlabelled file that holds the test set would
+    otherwise teach the student the teacher's answers on the very rows it is scored on."""
+
+    def key(text: Any) -> Any:
+        return text.strip() if isinstance(text, str) else tuple(text) if isinstance(text, list) else text
+
+    held_out = {key(t) for t in eval_texts}
+    kept = [t for t in texts if key(t) not in held_out]
+    return kept, len(texts) - len(kept)
 
 
 @register_stage("distill", DistillStage)
