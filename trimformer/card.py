@@ -57,7 +57,7 @@ def select_stage(report: dict[str, Any], stage: str | None) -> dict[str, Any]:
     if not stages:
         raise CardError("report.json: 'models' has no stage entries; run the recipe to completion first")
     if stage is None:
-        products = [m for m in stages if m.get("role") != "control"]
+        products = [m for m in stages if m.get("role") not in ("control", "assistant")]
         return (products or stages)[-1]
     for model in stages + [m for m in report.get("models") or [] if m.get("role") == "teacher"]:
         if model.get("name") == stage:

@@ -389,3 +389,21 @@ def check_stage_support(recipe: Any, stages: list[Any], types: list[str], teache
                     f"{where}: embedding-int8 cannot quantize a masked-lm model whose output layer shares the word "
                     "embeddings (tie_word_embeddings); use another method or prune_vocab"
                 )
+
+
+def check_assistant_layers(
+    recipe: Any, stages: list[Any], teacher: ModelFacts | None, student: ModelFacts | None
+) -> None:
+    """A distill stage's assistant.layers must exist in the model the student is cut from."""
+    source, whose = (student, "student.model") if recipe.student.model else (teacher, "teacher")
+    if source is None:
+        return
+    total = source.get("num_hidden_layers")
+    for index, stage in enumerate(stages):
+        section = getattr(stage, "assistant", None)
+        bad = [i for i in section.layers if i >= total] if section is not None and total else []
+        if bad:
+            raise UserInputError(
+                f"stages[{index}].assistant.layers: {bad} out of range; the {whose} ({source.ref}) has layers "
+                f"0..{total - 1}"
+            )
