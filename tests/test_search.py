@@ -284,3 +284,19 @@ def test_winner_trains_at_full_width_then_prunes_with_recovery(tmp_path):
     ]
     unpruned = winner_recipe(raw, Shape((0,), 1.0, 1.0, False, True), tmp_path / "w", [1], False)
     assert [s["type"] for s in unpruned["stages"]] == ["distill", "quantize"]
+
+
+def test_the_search_trains_candidates_and_the_winner_without_an_assistant(tmp_path):
+    """An assistant is sized for the recipe's student: candidates would pay for a deeper run each, and the
+    winner's layers need not be among the assistant's."""
+    from trimformer.search.halving import rung_config
+    from trimformer.search.winner import winner_recipe
+    from trimformer.stages.distill import DistillStage
+
+    stage = DistillStage(assistant={"layers": [0, 1, 2, 3]}, augment={"n_variants": 2})
+    assert rung_config(stage, 50).assistant is None
+    raw = {"stages": [{"type": "distill", "assistant": {"layers": [0, 1, 2, 3]}}]}
+    shape = Shape(layers=(0, 5), heads_keep=1.0, ffn_keep=1.0, vocab=False, int8=False)
+    recipe = winner_recipe(raw, shape, tmp_path, [1], eval_text=False)
+    (distill,) = [s for s in recipe["stages"] if s["type"] == "distill"]
+    assert "assistant" not in distill and recipe["student"]["layers"] == [0, 5]

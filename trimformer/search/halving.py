@@ -88,13 +88,15 @@ def score(state: RunState, model: Any, tokenizer: Any, raw: datasets.Dataset) ->
 
 
 def rung_config(final: DistillStage, steps: int) -> DistillStage:
-    """The recipe's distillation, shortened: no augmentation, no control row, no teacher cache (a few hundred
-    steps see a fraction of the data, so caching the teacher over all of it costs more than it saves).
+    """The recipe's distillation, shortened: no augmentation, no control row, no assistant, no teacher cache (a
+    few hundred steps see a fraction of the data, so caching the teacher over all of it costs more than it saves).
     Warm-up is a tenth of the rung (not the recipe's, which may be as long as a whole rung)."""
     training = {**final.training, "max_steps": steps, "disable_tqdm": True, "logging_steps": max(10, steps)}
     training["warmup_steps"] = steps // 10  # each rung goes on from trained weights: a short warm-up is enough
     training.pop("num_train_epochs", None)
-    return final.model_copy(update={"training": training, "augment": None, "control": False, "teacher_cache": False})
+    # No assistant either: it is sized for the recipe's student, and would cost each candidate a deeper run.
+    update = {"training": training, "augment": None, "control": False, "teacher_cache": False, "assistant": None}
+    return final.model_copy(update=update)
 
 
 def train_more(

@@ -34,6 +34,7 @@ def winner_recipe(
     recipe["student"] = {"init": "layers", "layers": list(shape.layers)}
     distill = next(dict(e) for e in raw["stages"] if e.get("type") == "distill")
     distill.setdefault("control", False)  # the search compared candidates already; a control row doubles training
+    distill.pop("assistant", None)  # sized for the recipe's student: it need not hold the winner's layers
     pruned = shape.heads_keep < 1 or shape.ffn_keep < 1
     stages: list[dict[str, Any]] = [{**distill, "save": not pruned} if pruned else distill]
     recovery = {"training": {"max_steps": recovery_steps}}
