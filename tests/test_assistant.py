@@ -62,6 +62,11 @@ def test_the_student_starts_from_the_assistants_layers(tiny_run):
         ),
         ({"stages": _stages(assistant={"layers": [0, 1]})}, "lacks the student's layers [2]"),
         ({"stages": _stages(assistant={"layers": [0, 2, 7]})}, "assistant.layers: [7] out of range"),
+        ({"stages": _stages(assistant={"layers": [0, 2]})}, "keeps no more layers than the student"),
+        (  # num_layers 2 of the teacher's 4 layers = [0, 2], known once the teacher's depth is read
+            {"student": {"init": "layers", "num_layers": 2}, "stages": _stages(assistant={"layers": [0, 1, 3]})},
+            "lacks the student's layers [2]",
+        ),
         (
             {"stages": [{"type": "prune_heads", "amount": 0.5}, *_stages()[1:]]},
             "only the first stage that trains the student",

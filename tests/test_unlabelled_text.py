@@ -36,6 +36,8 @@ def test_an_unlabelled_file_of_evaluation_texts_adds_nothing(tmp_path):
     assert extra_training_text(DistillStage(), state) is None
 
 
-def test_token_lists_are_compared_whole():
+def test_token_lists_and_text_pairs_are_compared_whole():
     kept, dropped = without_eval_texts([["a", "b"], ["a"], ["b", "a"]], [["a", "b"]])
     assert kept == [["a"], ["b", "a"]] and dropped == 1
+    pairs = [("a film", "it was fine "), ("a film", "it was bad")]
+    assert without_eval_texts(pairs, [("a film", "it was fine")]) == ([("a film", "it was bad")], 1)

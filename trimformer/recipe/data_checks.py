@@ -183,9 +183,10 @@ def check_unlabelled(recipe: Any, ref: str) -> None:
         raise UserInputError(f"data.unlabeled_path: {ref} must be a local file (.csv/.jsonl/...), not a Hub id")
     frame = read_frame(path, "data.unlabeled_path")
     column = recipe.data.text_column
-    if column not in frame.columns:
-        raise UserInputError(
-            f"data.unlabeled_path: {path} has no '{column}' column (the data.text_column; its columns: "
-            f"{', '.join(map(str, frame.columns[:12]))}); name its text column '{column}'"
-        )
+    for name, field in ((column, "text_column"), (recipe.data.text_pair_column, "text_pair_column")):
+        if name is not None and name not in frame.columns:
+            raise UserInputError(
+                f"data.unlabeled_path: {path} has no '{name}' column (the data.{field}; its columns: "
+                f"{', '.join(map(str, frame.columns[:12]))}); name that column '{name}'"
+            )
     _rows_with_text(frame, column, "unlabeled_path", path, recipe.task == "token-classification")

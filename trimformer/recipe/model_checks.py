@@ -394,16 +394,23 @@ def check_stage_support(recipe: Any, stages: list[Any], types: list[str], teache
 def check_assistant_layers(
     recipe: Any, stages: list[Any], teacher: ModelFacts | None, student: ModelFacts | None
 ) -> None:
-    """A distill stage's assistant.layers must exist in the model the student is cut from."""
+    """A distill stage's assistant.layers must exist in the model the student is cut from, and hold the
+    student's layers (with student.num_layers these are known only now, from the source model's depth)."""
+    from trimformer.recipe.prerequisites import check_assistant_holds
+    from trimformer.stages.distill import student_layers
+
     source, whose = (student, "student.model") if recipe.student.model else (teacher, "teacher")
-    if source is None:
+    total = source.get("num_hidden_layers") if source is not None else None
+    if not total:
         return
-    total = source.get("num_hidden_layers")
     for index, stage in enumerate(stages):
         section = getattr(stage, "assistant", None)
-        bad = [i for i in section.layers if i >= total] if section is not None and total else []
+        if section is None or recipe.student.init != "layers":
+            continue
+        bad = [i for i in section.layers if i >= total]
         if bad:
             raise UserInputError(
                 f"stages[{index}].assistant.layers: {bad} out of range; the {whose} ({source.ref}) has layers "
                 f"0..{total - 1}"
             )
+        check_assistant_holds(f"stages[{index}].assistant", section.layers, student_layers(recipe.student, total))

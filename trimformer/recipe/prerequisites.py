@@ -78,11 +78,22 @@ def check_assistant(recipe: Any, stages: list[Any], types: list[str]) -> None:
                 f"{where}: needs student.init: layers (the student is cut from the assistant's layers); "
                 f"student.init is {recipe.student.init}"
             )
-        missing = [i for i in recipe.student.layers or [] if i not in section.layers]
-        if missing:
-            raise UserInputError(f"{where}.layers: {section.layers} lacks the student's layers {missing}; add them")
+        if recipe.student.layers is not None:  # num_layers: checked once the source model's depth is read
+            check_assistant_holds(where, section.layers, recipe.student.layers)
         if any(t != "finetune" for t in types[:index]):
             raise UserInputError(
                 f"{where}: only the first stage that trains the student can use an assistant (stages before it "
                 "other than teacher fine-tuning change the student); move this distill stage first"
             )
+
+
+def check_assistant_holds(where: str, assistant: list[int], student: list[int]) -> None:
+    """The assistant keeps every student layer, and more: otherwise it is the student itself."""
+    missing = [i for i in student if i not in assistant]
+    if missing:
+        raise UserInputError(f"{where}.layers: {assistant} lacks the student's layers {missing}; add them")
+    if len(assistant) <= len(student):
+        raise UserInputError(
+            f"{where}.layers: {assistant} keeps no more layers than the student ({sorted(student)}); "
+            "an assistant is a deeper cut: add layers"
+        )

@@ -11,7 +11,6 @@ from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, fie
 
 from trimformer.artefact.capabilities import TEACHER_READS_IDS, TRAINS_FULL, Effect
 from trimformer.distill.augment import DEFAULT_KINDS, augment_texts
-from trimformer.errors import UserInputError
 from trimformer.loading import resolve_path
 from trimformer.stages.base import Options, RunState, StageConfig, StageResult, check_training_block, register_stage
 
@@ -197,17 +196,21 @@ def extra_training_text(cfg: DistillStage, state: RunState) -> datasets.Dataset 
         pieces.append(rows)
     if s.unlabeled_path:
         extra = data_mod.read_local(resolve_path(s.unlabeled_path))
-        if s.text_column not in extra.column_names:
-            raise ValueError(f"data.unlabeled_path: file has no '{s.text_column}' column (data.text_column)")
-        texts, dropped = without_eval_texts(extra[s.text_column], d.raw_eval[s.text_column])
+        columns = [s.text_column, *([s.text_pair_column] if s.text_pair_column else [])]
+        for column in columns:
+            if column not in extra.column_names:
+                raise ValueError(f"data.unlabeled_path: file has no '{column}' column (as in the labelled data)")
+        rows, dropped = without_eval_texts(
+            list(zip(*(extra[c] for c in columns))), list(zip(*(d.raw_eval[c] for c in columns)))
+        )
         if dropped:
             print(
-                f"data.unlabeled_path: left out {dropped} of {len(texts) + dropped} texts that are also evaluation "
+                f"data.unlabeled_path: left out {dropped} of {len(rows) + dropped} texts that are also evaluation "
                 "texts (learning the teacher's answers on them would inflate every held-out number)",
                 flush=True,
             )
-        if texts:
-            pieces.append({s.text_column: texts})
+        if rows:
+            pieces.append({c: [row[i] for row in rows] for i, c in enumerate(columns)})
     if not pieces:
         return None
     merged = {k: sum((p.get(k, []) for p in pieces), []) for k in pieces[0]}
@@ -219,12 +222,14 @@ def extra_training_text(cfg: DistillStage, state: RunState) -> datasets.Dataset 
 
 
 def without_eval_texts(texts: list[Any], eval_texts: list[Any]) -> tuple[list[Any], int]:
-    """(texts that are not evaluation texts, how many were left out). Compared after stripping outer
-    whitespace (token lists, for token tasks, as tuples): an unlabelled file that holds the test set would
+    """(texts that are not evaluation texts, how many were left out). Compared exactly after stripping outer
+    whitespace, field by field for (text, pair) rows and token lists: an unlabelled file that holds the test set would
     otherwise teach the student the teacher's answers on the very rows it is scored on."""
 
     def key(text: Any) -> Any:
-        return text.strip() if isinstance(text, str) else tuple(text) if isinstance(text, list) else text
+        if isinstance(text, str):
+            return text.strip()
+        return tuple(key(t) for t in text) if isinstance(text, (list, tuple)) else text
 
     held_out = {key(t) for t in eval_texts}
     kept = [t for t in texts if key(t) not in held_out]
@@ -273,14 +278,13 @@ def train_assistant(cfg: DistillStage, state: RunState, train: datasets.Dataset)
     model, distilled from the teacher on the same text with the stage's loss (its training block overrides the
     stage's); the student then copies its layers from the assistant instead of the raw source model."""
     from trimformer.distill.student import student_from_teacher_layers
+    from trimformer.recipe.prerequisites import check_assistant_holds
     from trimformer.stages.common import train_student
 
     keep = cfg.assistant.layers
     source, _ = source_model(state)
     wanted = student_layers(state.recipe.student, source.config.num_hidden_layers)
-    missing = [i for i in wanted if i not in keep]
-    if missing:  # also refused by `trimformer validate`; checked here for stages built in Python
-        raise UserInputError(f"assistant.layers {keep} lacks the student's layers {missing}; add them")
+    check_assistant_holds("assistant", keep, wanted)  # as `trimformer validate` does; here for stages built in Python
     model = student_from_teacher_layers(source, keep)
     del source
     own = cfg.model_copy(update={"training": {**cfg.training, **cfg.assistant.training}})
