@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from trimformer.errors import UserInputError
 from trimformer.loading import ModelReferenceError, resolve_path
-from trimformer.recipe import data_checks, model_checks, prerequisites
+from trimformer.recipe import assistant_checks, data_checks, model_checks, prerequisites
 from trimformer.recipe.schema import Recipe
 from trimformer.references import resolve_local
 from trimformer.stages import get_stage, stage_names
@@ -219,7 +219,7 @@ def _validate(raw: Any, source: str, check_files: bool) -> LoadedRecipe:
     prerequisites.check_names(loaded.stage_dir_names())
     prerequisites.check_tokenizer_option(recipe)
     prerequisites.check_teacher_cache(recipe, stages)
-    prerequisites.check_assistant(recipe, stages, types)
+    assistant_checks.check_assistant(recipe, stages, types)
     try:
         from trimformer.hub.section import parse_hub_section
 
@@ -303,7 +303,7 @@ def _check_files_inner(loaded: LoadedRecipe, types: list[str]) -> None:
             model_checks.check_model(model, r, facts)
     model_checks.check_tokenizers(r, teacher, student)
     shape = model_checks.student_shape(r, teacher, student)
-    model_checks.check_assistant_layers(r, loaded.stages, teacher, student)
+    assistant_checks.check_assistant_layers(r, loaded.stages, teacher, student)
     model_checks.check_stage_shapes(loaded.stages, types, teacher, shape)
     model_checks.check_stage_support(r, loaded.stages, types, teacher, student)
 

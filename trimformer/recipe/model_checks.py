@@ -389,28 +389,3 @@ def check_stage_support(recipe: Any, stages: list[Any], types: list[str], teache
                     f"{where}: embedding-int8 cannot quantize a masked-lm model whose output layer shares the word "
                     "embeddings (tie_word_embeddings); use another method or prune_vocab"
                 )
-
-
-def check_assistant_layers(
-    recipe: Any, stages: list[Any], teacher: ModelFacts | None, student: ModelFacts | None
-) -> None:
-    """A distill stage's assistant.layers must exist in the model the student is cut from, and hold the
-    student's layers (with student.num_layers these are known only now, from the source model's depth)."""
-    from trimformer.recipe.prerequisites import check_assistant_holds
-    from trimformer.stages.distill import student_layers
-
-    source, whose = (student, "student.model") if recipe.student.model else (teacher, "teacher")
-    total = source.get("num_hidden_layers") if source is not None else None
-    if not total:
-        return
-    for index, stage in enumerate(stages):
-        section = getattr(stage, "assistant", None)
-        if section is None or recipe.student.init != "layers":
-            continue
-        bad = [i for i in section.layers if i >= total]
-        if bad:
-            raise UserInputError(
-                f"stages[{index}].assistant.layers: {bad} out of range; the {whose} ({source.ref}) has layers "
-                f"0..{total - 1}"
-            )
-        check_assistant_holds(f"stages[{index}].assistant", section.layers, student_layers(recipe.student, total))

@@ -62,38 +62,3 @@ def check_output_dir(output_dir: str) -> None:
         raise UserInputError(f"output_dir: {parent} is a file, so {output_dir} cannot be created; choose a folder")
     if parent.exists() and not os.access(parent, os.W_OK | os.X_OK):
         raise UserInputError(f"output_dir: no permission to write in {parent}; choose a folder you can write to")
-
-
-def check_assistant(recipe: Any, stages: list[Any], types: list[str]) -> None:
-    """A teacher assistant is a deeper cut of the student's source model that the student's layers come from:
-    it needs `student.init: layers`, must hold those layers, and only the stage that first trains the student
-    (after teacher fine-tuning) can build it — later the student is no longer the raw cut."""
-    for index, stage in enumerate(stages):
-        section = getattr(stage, "assistant", None)
-        if section is None:
-            continue
-        where = f"stages[{index}].assistant"
-        if recipe.student.init != "layers":
-            raise UserInputError(
-                f"{where}: needs student.init: layers (the student is cut from the assistant's layers); "
-                f"student.init is {recipe.student.init}"
-            )
-        if recipe.student.layers is not None:  # num_layers: checked once the source model's depth is read
-            check_assistant_holds(where, section.layers, recipe.student.layers)
-        if any(t != "finetune" for t in types[:index]):
-            raise UserInputError(
-                f"{where}: only the first stage that trains the student can use an assistant (stages before it "
-                "other than teacher fine-tuning change the student); move this distill stage first"
-            )
-
-
-def check_assistant_holds(where: str, assistant: list[int], student: list[int]) -> None:
-    """The assistant keeps every student layer, and more: otherwise it is the student itself."""
-    missing = [i for i in student if i not in assistant]
-    if missing:
-        raise UserInputError(f"{where}.layers: {assistant} lacks the student's layers {missing}; add them")
-    if len(assistant) <= len(student):
-        raise UserInputError(
-            f"{where}.layers: {assistant} keeps no more layers than the student ({sorted(student)}); "
-            "an assistant is a deeper cut: add layers"
-        )

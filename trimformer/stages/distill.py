@@ -279,7 +279,7 @@ def train_assistant(cfg: DistillStage, state: RunState, train: datasets.Dataset)
     model, distilled from the teacher on the same text with the stage's loss (its training block overrides the
     stage's); the student then copies its layers from the assistant instead of the raw source model."""
     from trimformer.distill.student import student_from_teacher_layers
-    from trimformer.recipe.prerequisites import check_assistant_holds
+    from trimformer.recipe.assistant_checks import check_assistant_holds
     from trimformer.stages.common import train_student
 
     keep = cfg.assistant.layers
