@@ -17,7 +17,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from trimformer.measure.report_pass import measure_latency, settings_from_report  # noqa: E402
 from trimformer.report_rows import stage_ratios  # noqa: E402
-from trimformer.report_table import control_verdicts, text_table  # noqa: E402
+from trimformer.report_table import text_table  # noqa: E402
 
 # The goals for the full demo (held-out split, against its own fine-tuned teacher, CPU, 2 threads).
 FULL_DEMO_GOALS = {
@@ -76,9 +76,7 @@ def main() -> None:
     if not args.from_report:
         settings = settings_from_report(report, rounds=args.rounds, threads=args.threads)
         measure_latency(report, settings, base_dir=args.run)
-    print(text_table(report))
-    for line in control_verdicts(report):
-        print(line)
+    print(text_table(report))  # its notes already say what distillation bought (distilled vs control)
     if args.goals:
         print()
         for line in check_goals(report):

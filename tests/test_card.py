@@ -190,3 +190,19 @@ def test_default_stage_to_publish_is_never_the_control_row():
     }
     assert select_stage(report, None)["name"] == "distill"
     assert select_stage(report, "distill-control")["name"] == "distill-control"
+
+
+def test_report_on_a_moved_run_folder_still_cards_its_fine_tuned_teacher(tmp_path, capsys):
+    from trimformer.hub.cli import add_report_command
+
+    (tmp_path / "run").mkdir()
+    _output(tmp_path / "run", stage_types=("distill",))  # report.json records the paths under run/
+    moved = tmp_path / "moved"
+    (tmp_path / "run").rename(moved)
+    parser = argparse.ArgumentParser()
+    add_report_command(parser.add_subparsers())
+    args = parser.parse_args(["report", str(moved)])
+    assert args.fn(args) == 0
+    for stage in ("finetune", "distill"):
+        assert "](tradeoff.png)" in (moved / stage / "README.md").read_text()
+    assert "the teacher of this run" in (moved / "finetune" / "README.md").read_text()

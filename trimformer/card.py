@@ -51,8 +51,9 @@ class CardError(UserInputError):
 
 
 def select_stage(report: dict[str, Any], stage: str | None) -> dict[str, Any]:
-    """The report entry of `stage` (default: the last saved stage that is not a control row: a labels-only
-    control is a yardstick for the distilled student, never what a run means to publish)."""
+    """The report entry of `stage` (default: the last saved stage that is not a control or assistant row: a
+    labels-only control is a yardstick for the distilled student and an assistant a step towards it, never what a
+    run means to publish)."""
     stages = stages_of(report)
     if not stages:
         raise CardError("report.json: 'models' has no stage entries; run the recipe to completion first")

@@ -25,7 +25,9 @@ def add_push_command(subparsers: Any) -> argparse.ArgumentParser:
         "--repo-id", default=None, help="Hub repo, e.g. me/minilm-distilled (default: recipe hub.repo_id)."
     )
     parser.add_argument(
-        "--stage", default=None, help="Stage folder to publish (default: the last stage that is not a control row)."
+        "--stage",
+        default=None,
+        help="Stage folder to publish (default: the last stage that is not a control or assistant row).",
     )
     parser.add_argument("--private", action="store_true", default=None, help="Create the repo as private.")
     parser.add_argument("--revision", default=None, help="Branch to commit to (default: hub.revision or main).")

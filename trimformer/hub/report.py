@@ -42,12 +42,19 @@ def card_models(report: dict[str, Any], output_dir: Path) -> list[dict[str, Any]
     """Every model this run saved in OUTPUT: its stages, controls, and the teacher when a finetune stage trained
     it here (a teacher read from elsewhere is not this run's to describe)."""
     out = output_dir.resolve()
-    teachers = [
-        m
-        for m in report.get("models") or []
-        if m.get("role") == "teacher" and m.get("path") and Path(str(m["path"])).resolve().parent == out
-    ]
+    teachers = [m for m in report.get("models") or [] if m.get("role") == "teacher" and _trained_here(m, out)]
     return teachers + stages_of(report)
+
+
+def _trained_here(teacher: dict[str, Any], out: Path) -> bool:
+    """The teacher's folder is in OUTPUT: at its recorded path, or, for a teacher a finetune stage trained,
+    at OUTPUT/<folder name> (a run folder moved or copied elsewhere keeps its relative layout, not its paths)."""
+    if not teacher.get("path"):
+        return False
+    path = Path(str(teacher["path"]))
+    if path.resolve().parent == out:
+        return True
+    return teacher.get("stage_type") == "finetune" and (out / path.name).is_dir()
 
 
 def write_report_files(output_dir: str | Path, stage: str | None = None) -> list[Path]:
