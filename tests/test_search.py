@@ -300,3 +300,20 @@ def test_the_search_trains_candidates_and_the_winner_without_an_assistant(tmp_pa
     recipe = winner_recipe(raw, shape, tmp_path, [1], eval_text=False)
     (distill,) = [s for s in recipe["stages"] if s["type"] == "distill"]
     assert "assistant" not in distill and recipe["student"]["layers"] == [0, 5]
+
+
+def test_building_a_vocabulary_pruned_candidate_leaves_the_run_state_as_it_was(tiny_run):
+    """Timing and rungs build candidates through the stage code, which swaps state.model/state.tokenizer. A
+    vocabulary-pruned candidate's tokenizer left behind made every later candidate train on remapped ids (the demo
+    search's candidates all stuck at one class)."""
+    from trimformer.recipe.load import load_recipe
+    from trimformer.runner import build_state
+    from trimformer.search.build import build_trainable, finish
+
+    state = build_state(load_recipe(str(search_recipe(tiny_run))))
+    model_before, tokenizer_before = state.model, state.tokenizer
+    shape = Shape(layers=(0, 2), heads_keep=0.5, ffn_keep=0.5, vocab=True, int8=False)
+    model, tokenizer = build_trainable(state, shape, importance="magnitude")
+    final_model, final_tokenizer = finish(state, shape, model, tokenizer)
+    assert len(final_tokenizer) < len(tokenizer_before)  # the candidate did get a smaller vocabulary
+    assert state.tokenizer is tokenizer_before and state.model is model_before

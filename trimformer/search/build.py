@@ -43,12 +43,16 @@ def finish_stages(shape: Shape, include_eval_text: bool) -> list[tuple[str, Any]
 
 
 def _run(state: RunState, stages: list[tuple[str, Any]], model: Any, tokenizer: Any) -> tuple[Any, Any]:
+    # The stages read and replace state.model/state.tokenizer; both are put back afterwards. A vocabulary-pruned
+    # candidate's tokenizer left in the state made every later candidate train on remapped ids (stuck at one class).
+    kept = state.model, state.tokenizer
     state.model, state.tokenizer = model, tokenizer
-    for kind, config in stages:
-        state.run_stage(kind, config, f"search-{kind}")
-    model, tokenizer = state.model, state.tokenizer
-    state.model = None  # the run state never keeps a candidate alive between builds
-    return model, tokenizer
+    try:
+        for kind, config in stages:
+            state.run_stage(kind, config, f"search-{kind}")
+        return state.model, state.tokenizer
+    finally:
+        state.model, state.tokenizer = kept  # the run state never keeps a candidate alive between builds
 
 
 def build_trainable(state: RunState, shape: Shape, importance: str = "taylor") -> tuple[Any, Any]:

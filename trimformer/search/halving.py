@@ -103,7 +103,17 @@ def train_more(
     state: RunState, model: Any, steps: int, final: DistillStage, train: datasets.Dataset, name: str
 ) -> Any:
     cfg = rung_config(final, steps)
+    # A candidate is cut from the teacher and reads the teacher's ids: say so rather than rely on state.tokenizer.
+    tokenizer = state.teacher_tokenizer
     model, _ = train_student(
-        state, model, state.teacher, cfg, name, cfg.loss_settings(), train, teacher_tokenizer=state.teacher_tokenizer
+        state,
+        model,
+        state.teacher,
+        cfg,
+        name,
+        cfg.loss_settings(),
+        train,
+        tokenizer=tokenizer,
+        teacher_tokenizer=tokenizer,
     )
     return model.eval()
