@@ -71,7 +71,8 @@ class Selection:
 
     @classmethod
     def carve(cls, state: RunState, n: int, seed: int) -> Selection:
-        view = training_view(state, state.teacher, teacher_tokenizer=state.teacher_tokenizer)
+        tokenizer = state.teacher_tokenizer  # candidates are cut from the teacher: they read its ids, as in train_more
+        view = training_view(state, state.teacher, tokenizer=tokenizer, teacher_tokenizer=tokenizer)
         total = len(view.train)
         n = max(1, min(n, total // 5))  # never more than a fifth of the training rows
         order = torch.randperm(total, generator=torch.Generator().manual_seed(seed)).tolist()
